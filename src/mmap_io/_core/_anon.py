@@ -1,0 +1,50 @@
+"""AnonymousMmap: mapped memory with no file behind it."""
+
+from __future__ import annotations
+
+from typing import final
+
+from . import _os
+from ._args import check_size
+from ._errors import MmapIoError, os_error
+from ._region import Region
+
+
+@final
+class AnonymousMmap(Region):
+    """Zero-filled memory mapped without a file: scratch space shared by threads, and by
+    child processes forked after it was made.
+
+    It reads, writes and hands out views like `MemoryMappedFile`, but has no path, no
+    file descriptor, no flush and no resize.
+
+    Args:
+        size: Bytes to map, at least 1.
+
+    Raises:
+        ResizeFailedError: `size` is zero, negative or too large to map.
+        TypeError: `size` is not an int.
+
+    Example:
+        >>> with AnonymousMmap(4096) as scratch:
+        ...     scratch.update_region(0, b"hello")
+        ...     scratch.read_bytes(0, 5)
+        b'hello'
+    """
+
+    __slots__ = ()
+
+    def __init__(self, size: int) -> None:
+        n = check_size(size, _os.MAX_MAP_SIZE)
+        try:
+            mm = _os.map_anonymous(n)
+        except OSError as error:
+            raise os_error(MmapIoError, error) from None
+        super().__init__(mm)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._mm)} bytes"
+        return f"<AnonymousMmap {state}>"
+
+
+AnonymousMmap.__module__ = "mmap_io"

@@ -1,0 +1,41 @@
+"""The small enumerations of the public API: modes, touch hints and access advice."""
+
+from __future__ import annotations
+
+import enum
+from typing import final
+
+
+@final
+class MmapMode(enum.Enum):
+    """How a file is mapped."""
+
+    READ_ONLY = "read-only"
+    """Reads only; any write raises InvalidModeError."""
+    READ_WRITE = "read-write"
+    """Reads and writes; writes reach the file (durably after a flush)."""
+    COPY_ON_WRITE = "copy-on-write"
+    """Writes are private to this mapping and never reach the file."""
+
+
+@final
+class TouchHint(enum.Enum):
+    """When to fault a new mapping's pages in."""
+
+    NEVER = "never"
+    """Leave pages to fault in on first access (the default)."""
+    EAGER = "eager"
+    """Fault every page in while the mapping is being opened."""
+    LAZY = "lazy"
+    """Same as NEVER today; kept for parity with the Rust crate."""
+
+
+@final
+class MmapAdvice(enum.Enum):
+    """Access-pattern hints passed to the kernel (madvise)."""
+
+    NORMAL = "normal"
+    RANDOM = "random"
+    SEQUENTIAL = "sequential"
+    WILL_NEED = "will-need"
+    DONT_NEED = "dont-need"

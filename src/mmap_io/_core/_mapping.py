@@ -1,0 +1,467 @@
+"""The file-backed mapping: constructors, flush accounting, resize and paging, all blocking.
+
+Everything here runs to completion in the calling thread. The async layer (`aio/`)
+offloads these methods to worker threads; the sync facade (`sync/`) calls them
+directly. That is why the blocking work has names ending in `_now`.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import pathlib
+from typing import Any, Self
+
+from .. import _pairs
+from . import _os
+from ._args import StrPath, as_index, check_path, check_range, check_size
+from ._enums import MmapAdvice, MmapMode, TouchHint
+from ._errors import (
+    AdviceFailedError,
+    FlushFailedError,
+    InvalidModeError,
+    MmapIoError,
+    ResizeFailedError,
+    busy_error,
+    os_error,
+    type_error,
+)
+from ._builder import MmapBuilder
+from ._files import File, create_file, open_file, open_or_create_file
+from ._policy import FlushPolicy
+from ._reader import MmapReader
+from ._region import Region
+from ._timer import FlushTimer
+from ._utils import page_span
+
+_PAGE = mmap.PAGESIZE
+
+
+class Mapping(Region):
+    """A file mapped into memory. The public class is `mmap_io.MemoryMappedFile`."""
+
+    __slots__ = (
+        "_created",
+        "_file",
+        "_fileno",
+        "_flush_lock",
+        "_flush_lock_async",
+        "_huge_pages",
+        "_mode",
+        "_path",
+        "_policy",
+        "_syncs_done",
+        "_syncs_started",
+        "_timer",
+        "_timer_task",
+    )
+
+    def __init__(
+        self,
+        file: Any,
+        mode: MmapMode,
+        path: Any,
+        *,
+        flush_policy: FlushPolicy = FlushPolicy.NEVER,
+        touch_hint: TouchHint = TouchHint.NEVER,
+        huge_pages: bool = False,
+        created: bool = False,
+    ) -> None:
+        """Map an open file. Use the classmethods; this one takes ownership of `file`."""
+        _check_options(flush_policy, touch_hint, huge_pages)
+        self._file = file
+        self._fileno: int = file.fileno()
+        self._path = path
+        self._mode = mode
+        self._policy = flush_policy
+        self._huge_pages = huge_pages
+        self._created = created
+        self._syncs_started = 0
+        self._syncs_done = 0
+        self._flush_lock = _pairs.Lock()
+        self._flush_lock_async = _pairs.AsyncLock()
+        self._timer: FlushTimer | None = None
+        self._timer_task: Any = None
+        try:
+            size = os.fstat(self._fileno).st_size
+            if size == 0:
+                raise ResizeFailedError(f"cannot map an empty file: {path!r}")
+            check_size(size, _os.MAX_MAP_SIZE, "file size")
+            mm = _os.map_file(self._fileno, size, mode)
+        except OSError as error:
+            file.close()
+            raise os_error(MmapIoError, error, path) from None
+        except BaseException:
+            file.close()
+            raise
+        super().__init__(mm)
+        if mode is MmapMode.READ_WRITE:
+            self._threshold = flush_policy.byte_threshold
+        if touch_hint is TouchHint.EAGER:
+            self._touch_now(0, size)
+        if mode is MmapMode.READ_WRITE and flush_policy.interval:
+            self._timer = FlushTimer(self, flush_policy.interval)
+
+    # -- constructors --------------------------------------------------------------
+
+    @classmethod
+    def create_rw(cls, path: StrPath, size: int, **options: Any) -> Self:
+        """Create `path` (truncating an existing file) with `size` zero bytes; map it read-write.
+
+        Args:
+            path: The file to create.
+            size: Its size in bytes, at least 1.
+            **options: `flush_policy=`, `touch_hint=`, `huge_pages=`.
+
+        Raises:
+            ResizeFailedError: `size` is zero, negative or larger than can be mapped;
+                no file is created or truncated.
+            TypeError: A wrong argument type; no file is created or truncated.
+            MmapIoError: The file cannot be created (also the matching OSError).
+
+        Example:
+            >>> mm = MemoryMappedFile.create_rw("data.bin", 4096)
+        """
+        fspath = check_path(path)
+        n = check_size(size, _os.MAX_MAP_SIZE)
+        _check_options(**options)
+        file, created = create_file(path, fspath, n)
+        return cls(file, MmapMode.READ_WRITE, path, created=created, **options)
+
+    @classmethod
+    def open_ro(cls, path: StrPath, **options: Any) -> Self:
+        """Map an existing file read-only.
+
+        Raises:
+            ResizeFailedError: The file is empty.
+            MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
+        """
+        return cls._open(path, MmapMode.READ_ONLY, options)
+
+    @classmethod
+    def open_rw(cls, path: StrPath, **options: Any) -> Self:
+        """Map an existing file read-write.
+
+        Raises:
+            ResizeFailedError: The file is empty.
+            MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
+        """
+        return cls._open(path, MmapMode.READ_WRITE, options)
+
+    @classmethod
+    def open_cow(cls, path: StrPath, **options: Any) -> Self:
+        """Map an existing file copy-on-write: writes stay private and never reach the file.
+
+        Raises:
+            ResizeFailedError: The file is empty.
+            MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
+        """
+        return cls._open(path, MmapMode.COPY_ON_WRITE, options)
+
+    @classmethod
+    def load(cls, path: StrPath, mode: MmapMode, **options: Any) -> Self:
+        """Map an existing file in `mode` (the method behind `load_mmap`)."""
+        if not isinstance(mode, MmapMode):
+            raise type_error(f"mode must be an MmapMode, not {type(mode).__name__}")
+        return cls._open(path, mode, options)
+
+    @classmethod
+    def _open(cls, path: StrPath, mode: MmapMode, options: dict[str, Any]) -> Self:
+        fspath = check_path(path)
+        _check_options(**options)
+        file = open_file(path, fspath, writable=mode is MmapMode.READ_WRITE)
+        return cls(file, mode, path, **options)
+
+    @classmethod
+    def open_or_create(cls, path: StrPath, default_size: int, **options: Any) -> Self:
+        """Map `path` read-write, creating it with `default_size` zero bytes if it is missing.
+
+        Safe against racing processes: exactly one caller creates the file (see the
+        `created` property); the others map the file it made.
+
+        Raises:
+            ResizeFailedError: The file had to be created and `default_size` is not a
+                valid size, or the existing file is empty.
+            MmapIoError: The file cannot be opened or created (also the OSError).
+        """
+        fspath = check_path(path)
+        as_index(default_size, "default_size")
+        try:
+            size: int | None = check_size(default_size, _os.MAX_MAP_SIZE, "default_size")
+        except ResizeFailedError:
+            size = None  # only an error if this call is the one that creates the file
+        _check_options(**options)
+        file, created = open_or_create_file(path, fspath, size)
+        return cls(file, MmapMode.READ_WRITE, path, created=created, **options)
+
+    @classmethod
+    def builder(cls, path: StrPath) -> MmapBuilder[Self]:
+        """Start a builder for `path`: chain option calls, then create(), open() or open_or_create().
+
+        Example:
+            >>> mm = MemoryMappedFile.builder("data.bin").size(4096).create()
+        """
+        check_path(path)
+        return MmapBuilder(cls, path)
+
+    @classmethod
+    def from_file(
+        cls, file: Any, mode: MmapMode, path: StrPath | None = None, **options: Any
+    ) -> Self:
+        """Map an already open file object; the mapping takes ownership and closes it.
+
+        Args:
+            file: An open file object with `fileno()`, opened for `mode`.
+            mode: The MmapMode to map it with.
+            path: For `path` and error messages only.
+
+        Raises:
+            ResizeFailedError: The file is empty.
+            TypeError: `file` has no `fileno()` or `mode` is not an MmapMode.
+            MmapIoError: The OS refused the mapping (also the matching OSError).
+        """
+        if not isinstance(mode, MmapMode):
+            raise type_error(f"mode must be an MmapMode, not {type(mode).__name__}")
+        if not callable(getattr(file, "fileno", None)):
+            raise type_error(f"file must be an open file object, not {type(file).__name__}")
+        if path is not None:
+            check_path(path)
+        _check_options(**options)
+        return cls(file, mode, path, **options)
+
+    # -- introspection -------------------------------------------------------------
+
+    @property
+    def path(self) -> pathlib.Path | None:
+        """The mapped file's path, or None for `from_file` without a path."""
+        if self._path is None:
+            return None
+        return pathlib.Path(os.fsdecode(self._path))
+
+    @property
+    def mode(self) -> MmapMode:
+        """The MmapMode the file is mapped with."""
+        return self._mode
+
+    @property
+    def flush_policy(self) -> FlushPolicy:
+        """The FlushPolicy the mapping was opened with."""
+        return self._policy
+
+    @property
+    def created(self) -> bool:
+        """True when this mapping's constructor created the file."""
+        return self._created
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes written since the last flush (released mutable views included)."""
+        with self._state:
+            if self._mut_views and not self._closed:
+                self._settle_views()
+                self._maybe_flush()
+            return self._pending
+
+    def reader(self) -> MmapReader:
+        """A binary file object over the mapping with its own cursor (see MmapReader).
+
+        Example:
+            >>> import json
+            >>> config = json.load(mm.reader())
+        """
+        self._check_open()
+        return MmapReader(self)
+
+    def unmap(self) -> File:
+        """Close the mapping and return its file, still open, positioned at the start.
+
+        Raises:
+            MmapIoError: Views into the mapping are alive (also a BufferError); nothing
+                is closed.
+        """
+        return self._unmap_now()
+
+    def fileno(self) -> int:
+        """The file descriptor of the mapped file (owned by the mapping)."""
+        self._check_open()
+        return self._fileno
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._mm)} bytes"
+        return f"<MemoryMappedFile {self._mode.value} {os.fsdecode(self._path or '?')!r} {state}>"
+
+    # -- flush policy --------------------------------------------------------------
+
+    def _maybe_flush(self) -> None:
+        policy = self._policy
+        if policy.kind == "every_writes":
+            due = policy.value > 0 and self._writes >= policy.value
+        else:
+            due = self._pending >= self._threshold
+        if due:
+            self._flush_now()
+
+    def _flush_if_pending(self) -> None:
+        if self._pending or self._mut_views:
+            self._flush_now()
+
+    # -- blocking work -------------------------------------------------------------
+
+    def _flush_now(self) -> None:
+        """msync the whole mapping; pending bytes counted before the sync are cleared."""
+        with self._state:
+            self._check_open()
+            self._settle_views()
+            taken = self._pending
+            self._writes = 0
+            if self._mode is MmapMode.READ_WRITE:
+                self._sync(0, len(self._mm))
+            self._pending -= taken
+
+    def _flush_range_now(self, offset: int, length: int) -> None:
+        with self._state:
+            self._check_open()
+            off, n = check_range(offset, length, len(self._mm))
+            if n == 0:
+                return
+            if off == 0 and n == len(self._mm):
+                self._flush_now()
+            elif self._mode is MmapMode.READ_WRITE:
+                self._sync(*page_span(off, n))
+
+    def _sync(self, start: int, length: int) -> None:
+        try:
+            _os.sync_range(self._mm, self._fileno, self._address, start, length)
+        except OSError as error:
+            raise os_error(FlushFailedError, error, self._path) from None
+
+    def _sync_all_now(self) -> None:
+        """Flush, then fsync the file (and its directory if this mapping created it)."""
+        self._flush_now()
+        with self._state:
+            self._check_open()
+            try:
+                _os.sync_file(self._fileno)
+                if self._created and self._path is not None:
+                    parent = os.path.dirname(os.path.abspath(os.fspath(self._path)))
+                    _os.sync_directory(parent)
+            except OSError as error:
+                raise os_error(FlushFailedError, error, self._path) from None
+
+    def _resize_now(self, new_size: int) -> None:
+        with self._state:
+            self._check_open()
+            if self._mode is not MmapMode.READ_WRITE:
+                raise InvalidModeError(f"cannot resize a {self._mode.value} mapping")
+            n = check_size(new_size, _os.MAX_MAP_SIZE, "new_size")
+            self._settle_views()
+            old = len(self._mm)
+            self._detach()
+            try:
+                mm = _os.resize(self._mm, self._fileno, n, self._mode)
+            except BufferError:
+                self._attach(self._mm)
+                raise busy_error(ResizeFailedError, "resize the mapping") from None
+            except OSError as error:
+                self._recover_from_failed_resize(old)
+                raise os_error(ResizeFailedError, error, self._path) from None
+            self._attach(mm)
+
+    def _recover_from_failed_resize(self, old: int) -> None:
+        """Put file and mapping back to the old size so no page lies past the end of file."""
+        if not self._mm.closed:
+            os.ftruncate(self._fileno, old)
+            self._attach(self._mm)
+            return
+        size = os.fstat(self._fileno).st_size
+        self._attach(_os.map_file(self._fileno, size, self._mode))
+
+    def _touch_now(self, offset: int, length: int) -> None:
+        """Fault pages in: one MADV_POPULATE_READ where the kernel has it, else a read per page."""
+        with self._state:
+            self._check_open()
+            off, n = check_range(offset, length, len(self._mm))
+            if n == 0:
+                return
+            start, span = page_span(off, n)
+            try:
+                if _os.populate_read(self._address + start, span):
+                    return
+            except OSError as error:
+                raise os_error(MmapIoError, error, self._path) from None
+            mm = self._mm
+            for page in range(start, start + span, _PAGE):
+                mm[page]
+
+    def _prefetch_now(self, offset: int, length: int) -> None:
+        with self._state:
+            self._check_open()
+            off, n = check_range(offset, length, len(self._mm))
+            if n == 0:
+                return
+            try:
+                _os.prefetch_file(self._fileno, off, n)
+            except OSError as error:
+                raise os_error(AdviceFailedError, error, self._path) from None
+
+    def advise(self, offset: int, length: int, advice: MmapAdvice) -> None:
+        """Tell the kernel how a range will be used (madvise); a hint, never a promise.
+
+        The range is widened to whole pages. `DONT_NEED` on a copy-on-write mapping
+        throws away its private changes in that range, as madvise(2) does.
+
+        Raises:
+            OutOfBoundsError: The range passes the end of the mapping.
+            TypeError: `advice` is not an MmapAdvice, or a number is not an int.
+            AdviceFailedError: The kernel refused the advice.
+        """
+        if not isinstance(advice, MmapAdvice):
+            raise type_error(f"advice must be an MmapAdvice, not {type(advice).__name__}")
+        with self._state:
+            self._check_open()
+            off, n = check_range(offset, length, len(self._mm))
+            if n == 0:
+                return
+            start, span = page_span(off, n)
+            try:
+                _os.advise(self._address + start, span, advice)
+            except OSError as error:
+                raise os_error(AdviceFailedError, error, self._path) from None
+
+    def _close_now(self, keep_file: bool = False) -> None:
+        """Final flush when the policy is automatic, then unmap and close the file."""
+        with self._state:
+            if self._closed:
+                return
+            self._settle_views()
+            if self._policy.is_automatic and self._pending:
+                self._flush_now()
+            self._unmap()
+            if not keep_file:
+                self._file.close()
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.stop()
+
+    def _unmap_now(self) -> File:
+        """Close the mapping but hand its open file back."""
+        with self._state:
+            self._check_open()
+            self._close_now(keep_file=True)
+            self._file.seek(0)
+            return self._file  # type: ignore[no-any-return]
+
+
+def _check_options(
+    flush_policy: object = FlushPolicy.NEVER,
+    touch_hint: object = TouchHint.NEVER,
+    huge_pages: object = False,
+) -> None:
+    """Type-check the keyword options before any file is touched."""
+    if not isinstance(flush_policy, FlushPolicy):
+        raise type_error(f"flush_policy must be a FlushPolicy, not {type(flush_policy).__name__}")
+    if not isinstance(touch_hint, TouchHint):
+        raise type_error(f"touch_hint must be a TouchHint, not {type(touch_hint).__name__}")
+    if not isinstance(huge_pages, bool):
+        raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
+

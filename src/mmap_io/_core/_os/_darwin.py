@@ -1,0 +1,78 @@
+"""macOS: stdlib mmap plus libc msync/madvise/mincore; F_FULLFSYNC for durability."""
+
+from __future__ import annotations
+
+import fcntl
+import mmap
+import sys
+
+from .._enums import MmapAdvice, MmapMode
+from . import _posix
+from ._common import MAX_MAP_SIZE, map_anonymous, map_file, remap
+
+assert sys.platform == "darwin"
+
+PLATFORM = "darwin"
+
+# <sys/mman.h> on Darwin: MS_SYNC differs from Linux.
+_MS_SYNC = 0x10
+_F_FULLFSYNC = 51
+_ADVICE = {
+    MmapAdvice.NORMAL: 0,
+    MmapAdvice.RANDOM: 1,
+    MmapAdvice.SEQUENTIAL: 2,
+    MmapAdvice.WILL_NEED: 3,
+    MmapAdvice.DONT_NEED: 4,
+}
+_PAGE = mmap.PAGESIZE
+
+__all__ = (
+    "MAX_MAP_SIZE",
+    "PLATFORM",
+    "advise",
+    "evict_file",
+    "map_anonymous",
+    "map_file",
+    "populate_read",
+    "prefetch_file",
+    "resident_pages",
+    "resize",
+    "sync_directory",
+    "sync_file",
+    "sync_range",
+)
+
+# No mremap on Darwin: unmap, ftruncate, map again.
+resize = remap
+
+
+def sync_range(mm: mmap.mmap, fileno: int, address: int, offset: int, length: int) -> None:
+    _posix.msync(address + offset, length, _MS_SYNC)
+
+
+def sync_file(fileno: int) -> None:
+    """fsync on macOS stops at the drive's cache; F_FULLFSYNC reaches the platter (fcntl(2))."""
+    fcntl.fcntl(fileno, _F_FULLFSYNC)
+
+
+sync_directory = _posix.fsync_directory
+
+
+def advise(address: int, length: int, advice: MmapAdvice) -> None:
+    _posix.madvise(address, length, _ADVICE[advice])
+
+
+def populate_read(address: int, length: int) -> bool:
+    return False  # No MADV_POPULATE_READ: the core touches each page instead.
+
+
+def prefetch_file(fileno: int, offset: int, length: int) -> None:
+    """No posix_fadvise on macOS; the hint is advisory, so nothing is done."""
+
+
+def evict_file(fileno: int, offset: int, length: int) -> None:
+    """No posix_fadvise on macOS; the hint is advisory, so nothing is done."""
+
+
+def resident_pages(address: int, length: int) -> bytes | None:
+    return _posix.mincore(address, length, _PAGE)

@@ -1,0 +1,63 @@
+"""libc calls shared by Linux and macOS, declared once through ctypes.
+
+ctypes releases the GIL around each foreign call, which is why msync, madvise and
+mincore go through here rather than through the stdlib mmap methods (those hold the
+GIL, so a slow msync in a worker thread would still stall the event loop).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+assert sys.platform != "win32"
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+_msync = _libc.msync
+_msync.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_msync.restype = ctypes.c_int
+
+_madvise = _libc.madvise
+_madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_madvise.restype = ctypes.c_int
+
+_mincore = _libc.mincore
+_mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
+_mincore.restype = ctypes.c_int
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, f"{what}: {os.strerror(code)}")
+
+
+def msync(address: int, length: int, flags: int) -> None:
+    # Safety: the core passes a page-aligned range inside a live mapping and holds the
+    # mapping's state lock, so the range cannot be unmapped during the call.
+    _check(_msync(address, length, flags), "msync")
+
+
+def madvise(address: int, length: int, advice: int) -> None:
+    # Safety: as for msync; advice never changes the mapping's contents except
+    # MADV_DONTNEED on private maps, which the docs call out.
+    _check(_madvise(address, length, advice), "madvise")
+
+
+def mincore(address: int, length: int, page_size: int) -> bytes:
+    """One byte per page of the range; bit 0 set where the page is resident."""
+    vector = ctypes.create_string_buffer((length + page_size - 1) // page_size)
+    _check(_mincore(address, length, vector), "mincore")
+    return vector.raw
+
+
+def fsync_directory(path: str | bytes) -> None:
+    """fsync a directory so a new entry in it survives a power loss (fsync(2))."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

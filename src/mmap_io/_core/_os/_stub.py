@@ -1,0 +1,62 @@
+"""Any other platform: plain stdlib mmap; every optional feature is a no-op or unsupported."""
+
+from __future__ import annotations
+
+import mmap
+
+from .._enums import MmapAdvice, MmapMode
+from ._common import MAX_MAP_SIZE, map_anonymous, map_file, remap, unsupported
+
+PLATFORM = "other"
+
+__all__ = (
+    "MAX_MAP_SIZE",
+    "PLATFORM",
+    "advise",
+    "evict_file",
+    "map_anonymous",
+    "map_file",
+    "populate_read",
+    "prefetch_file",
+    "resident_pages",
+    "resize",
+    "sync_directory",
+    "sync_file",
+    "sync_range",
+)
+
+
+def resize(mm: mmap.mmap, fileno: int, new_size: int, mode: MmapMode) -> mmap.mmap:
+    return remap(mm, fileno, new_size, mode)
+
+
+def sync_range(mm: mmap.mmap, fileno: int, address: int, offset: int, length: int) -> None:
+    mm.flush(offset, length)
+
+
+def sync_file(fileno: int) -> None:
+    raise unsupported("fsync")
+
+
+def sync_directory(path: str | bytes) -> None:
+    """No portable way to flush a directory entry; nothing is done."""
+
+
+def advise(address: int, length: int, advice: MmapAdvice) -> None:
+    """Advisory only; nothing is done."""
+
+
+def populate_read(address: int, length: int) -> bool:
+    return False
+
+
+def prefetch_file(fileno: int, offset: int, length: int) -> None:
+    """Advisory only; nothing is done."""
+
+
+def evict_file(fileno: int, offset: int, length: int) -> None:
+    """Advisory only; nothing is done."""
+
+
+def resident_pages(address: int, length: int) -> bytes | None:
+    return None

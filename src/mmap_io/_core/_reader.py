@@ -1,0 +1,91 @@
+"""MmapReader: a binary file object that reads a mapping from a cursor."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any, final
+
+from ._args import as_index
+from ._errors import value_error
+from ._region import Region
+
+
+@final
+class MmapReader(io.BufferedIOBase):
+    """Read a mapping like a file: `read`, `readinto`, `readline`, `seek`, `tell`.
+
+    Each reader has its own position. Reads copy bytes out, so a reader never pins
+    the mapping: it may be resized or closed while readers exist (reads then see the
+    new length, or raise once it is closed). Closing the reader leaves the mapping open.
+
+    Example:
+        >>> import json
+        >>> data = json.load(mm.reader())
+    """
+
+    def __init__(self, region: Region) -> None:
+        super().__init__()
+        self._region = region
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        self._check()
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move the cursor; past the end is allowed (reads then return b"")."""
+        self._check()
+        offset = as_index(offset, "offset")
+        if whence == os.SEEK_SET:
+            target = offset
+        elif whence == os.SEEK_CUR:
+            target = self._pos + offset
+        elif whence == os.SEEK_END:
+            target = len(self._region) + offset
+        else:
+            raise value_error(f"invalid whence {whence!r}")
+        if target < 0:
+            raise value_error(f"negative seek position {target}")
+        self._pos = target
+        return target
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._check()
+        end = len(self._region)
+        start = min(self._pos, end)
+        stop = end if size is None or size < 0 else min(end, start + size)
+        data = self._region.read_bytes(start, stop - start)
+        self._pos = max(self._pos, stop)
+        return data
+
+    read1 = read
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self.read(view.nbytes)
+        view[: len(data)] = data
+        return len(data)
+
+    readinto1 = readinto
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._check()
+        end = len(self._region)
+        start = min(self._pos, end)
+        stop = end if size is None or size < 0 else min(end, start + size)
+        newline = self._region._mm.find(b"\n", start, stop)  # len() above proved it open
+        return self.read((newline + 1 if newline >= 0 else stop) - start)
+
+    def _check(self) -> None:
+        if self.closed:
+            raise value_error("I/O operation on a closed reader")
+
+
+MmapReader.__module__ = "mmap_io"

@@ -1,0 +1,157 @@
+"""Module-level constructors and the spec's manager helpers (create, load, copy, delete).
+
+Authored here in async form; `sync/_manager.py` is generated from it by
+scripts/unasync.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from .. import _file  # the module, not the class: _file imports this package
+from .._core._args import StrPath, check_path
+from .._core._enums import MmapMode
+from .._core._errors import MmapIoError, os_error
+from .._pairs import async_constructor, run_blocking_async
+
+if TYPE_CHECKING:
+    from .._file import MemoryMappedFile
+
+
+@async_constructor
+async def create_rw(path: StrPath, size: int, **options: Any) -> MemoryMappedFile:
+    """Create `path` with `size` zero bytes (truncating an existing file) and map it read-write.
+
+    Raises:
+        ResizeFailedError: `size` is not a valid size; no file is touched.
+        MmapIoError: The file cannot be created (also the matching OSError).
+    """
+    return await run_blocking_async(partial(_file.MemoryMappedFile.create_rw, path, size, **options))
+
+
+@async_constructor
+async def open_ro(path: StrPath, **options: Any) -> MemoryMappedFile:
+    """Map an existing file read-only.
+
+    Raises:
+        ResizeFailedError: The file is empty.
+        MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
+    """
+    return await run_blocking_async(partial(_file.MemoryMappedFile.open_ro, path, **options))
+
+
+@async_constructor
+async def open_rw(path: StrPath, **options: Any) -> MemoryMappedFile:
+    """Map an existing file read-write.
+
+    Raises:
+        ResizeFailedError: The file is empty.
+        MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
+    """
+    return await run_blocking_async(partial(_file.MemoryMappedFile.open_rw, path, **options))
+
+
+@async_constructor
+async def open_cow(path: StrPath, **options: Any) -> MemoryMappedFile:
+    """Map an existing file copy-on-write: writes stay private to the mapping.
+
+    Raises:
+        ResizeFailedError: The file is empty.
+        MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
+    """
+    return await run_blocking_async(partial(_file.MemoryMappedFile.open_cow, path, **options))
+
+
+@async_constructor
+async def open_or_create(path: StrPath, default_size: int, **options: Any) -> MemoryMappedFile:
+    """Map `path` read-write, creating it with `default_size` zero bytes if it is missing.
+
+    Exactly one of several racing callers creates the file (its `created` is True).
+
+    Raises:
+        ResizeFailedError: The file had to be created and `default_size` is invalid.
+        MmapIoError: The file cannot be opened or created (also the OSError).
+    """
+    return await run_blocking_async(
+        partial(_file.MemoryMappedFile.open_or_create, path, default_size, **options)
+    )
+
+
+async def create_mmap_async(path: StrPath, size: int) -> MemoryMappedFile:
+    """Create (or truncate) a file of `size` zero bytes and map it read-write.
+
+    Raises:
+        ResizeFailedError: `size` is zero, negative or too large; no file is touched.
+        MmapIoError: The file cannot be created (also the matching OSError).
+    """
+    return await create_rw(path, size)
+
+
+async def load_mmap_async(path: StrPath, mode: MmapMode) -> MemoryMappedFile:
+    """Map an existing file in `mode`.
+
+    Raises:
+        TypeError: `mode` is not an MmapMode.
+        ResizeFailedError: The file is empty.
+        MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
+    """
+    return await run_blocking_async(_file.MemoryMappedFile.load, path, mode)
+
+
+async def update_region_async(mm: MemoryMappedFile, offset: int, data: Any) -> None:
+    """Write `data` into `mm` at `offset` and return once it is durable on disk.
+
+    Raises:
+        InvalidModeError: The mapping is read-only.
+        OutOfBoundsError: The data would pass the end of the mapping.
+        FlushFailedError: The bytes were written but could not be made durable.
+    """
+    await mm.update_region_async(offset, data)
+
+
+async def flush_async(mm: MemoryMappedFile) -> None:
+    """Write every dirty page of `mm` back to its file and wait for the disk.
+
+    Raises:
+        FlushFailedError: The OS could not write the pages back.
+    """
+    await mm.flush_async()
+
+
+async def copy_mmap_async(src: StrPath, dst: StrPath) -> None:
+    """Copy the file at `src` to `dst` (the file's bytes, not any mapping of it).
+
+    Raises:
+        MmapIoError: Either file cannot be read or written (also the matching OSError).
+    """
+    source, target = check_path(src), check_path(dst)
+    await run_blocking_async(_copy_file, source, target, src, dst)
+
+
+async def delete_mmap_async(path: StrPath) -> None:
+    """Delete the file at `path`. Close its mappings first: on Linux the memory stays
+    valid until they are closed, but on Windows the delete fails while it is mapped.
+
+    Raises:
+        MmapIoError: The file cannot be removed (also FileNotFoundError and friends).
+    """
+    fspath = check_path(path)
+    await run_blocking_async(_delete_file, fspath, path)
+
+
+def _copy_file(source: str | bytes, target: str | bytes, src: Any, dst: Any) -> None:
+    try:
+        shutil.copyfile(source, target)
+    except OSError as error:
+        shown = dst if error.filename in (target, os.fsdecode(target)) else src
+        raise os_error(MmapIoError, error, shown) from None
+
+
+def _delete_file(fspath: str | bytes, shown: Any) -> None:
+    try:
+        os.remove(fspath)
+    except OSError as error:
+        raise os_error(MmapIoError, error, shown) from None
