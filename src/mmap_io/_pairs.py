@@ -40,12 +40,12 @@ def offload_limiter() -> anyio.CapacityLimiter:
         return limiter
 
 
-async def run_blocking_async(fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]) -> T:
+async def run_blocking_async(fn: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:
     """Run a blocking call in a worker thread; a cancelled caller still waits for it to end."""
     return await anyio.to_thread.run_sync(fn, *args, limiter=offload_limiter())
 
 
-def run_blocking(fn: Callable[[Unpack[Ts]], T], *args: Unpack[Ts]) -> T:
+def run_blocking(fn: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:
     """Run a blocking call in the calling thread."""
     return fn(*args)
 

@@ -58,9 +58,7 @@ def byte_view(data: object) -> memoryview:
     try:
         view = memoryview(data)  # type: ignore[arg-type]
     except TypeError:
-        raise type_error(
-            f"data must be a bytes-like object, not {type(data).__name__}"
-        ) from None
+        raise type_error(f"data must be a bytes-like object, not {type(data).__name__}") from None
     if not view.c_contiguous:
         view = memoryview(view.tobytes())
     return view.cast("B") if view.format != "B" or view.ndim != 1 else view

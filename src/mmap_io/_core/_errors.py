@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any, NoReturn
 
 
@@ -33,13 +32,12 @@ class OutOfBoundsError(MmapIoError):
 
     def __str__(self) -> str:
         return (
-            f"range out of bounds: offset={self.offset}, length={self.length}, "
-            f"total={self.total}"
+            f"range out of bounds: offset={self.offset}, length={self.length}, total={self.total}"
         )
 
 
 class InvalidModeError(MmapIoError):
-    """The operation is not allowed in the mapping's mode (for example a write on a read-only map)."""
+    """The operation is not allowed in the mapping's mode (a write on a read-only map, say)."""
 
 
 class FlushFailedError(MmapIoError):
@@ -87,13 +85,22 @@ def _rebuild(kind: type[MmapIoError], base: type[Exception], args: tuple[Any, ..
     return combined(kind, base)(*args)
 
 
-@functools.cache
+_COMBINED: dict[tuple[type[MmapIoError], type[Exception]], type[MmapIoError]] = {}
+
+
 def combined(kind: type[MmapIoError], base: type[Exception]) -> type[MmapIoError]:
     """Return a class that is both `kind` and the builtin exception `base`.
 
     One class per pair is made on first use and reused, so `except` clauses on either
     side match and `type(a) is type(b)` holds for errors of the same pair.
     """
+    cls = _COMBINED.get((kind, base))
+    if cls is None:
+        cls = _COMBINED.setdefault((kind, base), _make_combined(kind, base))
+    return cls
+
+
+def _make_combined(kind: type[MmapIoError], base: type[Exception]) -> type[MmapIoError]:
 
     def __reduce__(self: BaseException) -> Any:
         # Pickle by pair, so errors cross process boundaries (multiprocessing) intact.
@@ -103,21 +110,15 @@ def combined(kind: type[MmapIoError], base: type[Exception]) -> type[MmapIoError
         return (_rebuild, (kind, base, args))
 
     name = f"{kind.__name__}({base.__name__})"
-    cls = type(name, (kind, base), {"__module__": "mmap_io", "__reduce__": __reduce__})
-    return cls
+    return type(name, (kind, base), {"__module__": "mmap_io", "__reduce__": __reduce__})
 
 
-def os_error(
-    kind: type[MmapIoError], error: OSError, filename: object = None
-) -> MmapIoError:
+def os_error(kind: type[MmapIoError], error: OSError, filename: object = None) -> MmapIoError:
     """Wrap an OSError as `kind` while keeping its OSError subclass, errno and filename."""
     cls = combined(kind, type(error))
     if filename is None:
         filename = error.filename
-    if error.errno is None:
-        wrapped = cls(str(error))
-    else:
-        wrapped = cls(error.errno, error.strerror, filename)
+    wrapped = cls(str(error)) if error.errno is None else cls(error.errno, error.strerror, filename)
     wrapped.__cause__ = error.__cause__
     return wrapped
 

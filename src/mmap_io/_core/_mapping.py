@@ -15,6 +15,7 @@ from typing import Any, Self
 from .. import _pairs
 from . import _os
 from ._args import StrPath, as_index, check_path, check_range, check_size
+from ._builder import MmapBuilder
 from ._enums import MmapAdvice, MmapMode, TouchHint
 from ._errors import (
     AdviceFailedError,
@@ -26,7 +27,6 @@ from ._errors import (
     os_error,
     type_error,
 )
-from ._builder import MmapBuilder
 from ._files import File, create_file, open_file, open_or_create_file
 from ._policy import FlushPolicy
 from ._reader import MmapReader
@@ -196,7 +196,7 @@ class Mapping(Region):
 
     @classmethod
     def builder(cls, path: StrPath) -> MmapBuilder[Self]:
-        """Start a builder for `path`: chain option calls, then create(), open() or open_or_create().
+        """Start a builder: chain option calls, then create(), open() or open_or_create().
 
         Example:
             >>> mm = MemoryMappedFile.builder("data.bin").size(4096).create()
@@ -464,4 +464,3 @@ def _check_options(
         raise type_error(f"touch_hint must be a TouchHint, not {type(touch_hint).__name__}")
     if not isinstance(huge_pages, bool):
         raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
-

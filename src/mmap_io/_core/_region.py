@@ -80,7 +80,7 @@ class Region:
             self._rw.release()
 
     def _unmap(self) -> None:
-        """Unmap under the state lock; refuse with a BufferError-flavoured error while views live."""
+        """Unmap (state lock held); refuse with a BufferError-flavoured error while views live."""
         self._detach()
         try:
             self._mm.close()
@@ -283,16 +283,21 @@ class Region:
             ...     view[:] = b"HELLO"
         """
         rw = self._rw
-        if rw is not None and type(offset) is int and type(length) is int:
-            if offset >= 0 and length > 0:
-                try:
-                    view = rw[offset : offset + length]
-                except ValueError:
-                    return self._as_slice_slow(offset, length, writable=True)
-                if len(view) == length:
-                    self._register(view, length)
-                    return view
-                view.release()
+        if (
+            rw is not None
+            and type(offset) is int
+            and type(length) is int
+            and offset >= 0
+            and length > 0
+        ):
+            try:
+                view = rw[offset : offset + length]
+            except ValueError:
+                return self._as_slice_slow(offset, length, writable=True)
+            if len(view) == length:
+                self._register(view, length)
+                return view
+            view.release()
         return self._as_slice_slow(offset, length, writable=True)
 
     def _as_slice_slow(self, offset: object, length: object, *, writable: bool) -> memoryview:

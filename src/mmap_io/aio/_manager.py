@@ -29,7 +29,9 @@ async def create_rw(path: StrPath, size: int, **options: Any) -> MemoryMappedFil
         ResizeFailedError: `size` is not a valid size; no file is touched.
         MmapIoError: The file cannot be created (also the matching OSError).
     """
-    return await run_blocking_async(partial(_file.MemoryMappedFile.create_rw, path, size, **options))
+    return await run_blocking_async(
+        partial(_file.MemoryMappedFile.create_rw, path, size, **options)
+    )
 
 
 @async_constructor

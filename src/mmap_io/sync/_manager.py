@@ -30,7 +30,9 @@ def create_rw(path: StrPath, size: int, **options: Any) -> MemoryMappedFile:
         ResizeFailedError: `size` is not a valid size; no file is touched.
         MmapIoError: The file cannot be created (also the matching OSError).
     """
-    return run_blocking(partial(_file.MemoryMappedFile.create_rw, path, size, **options))
+    return run_blocking(
+        partial(_file.MemoryMappedFile.create_rw, path, size, **options)
+    )
 
 
 @constructor

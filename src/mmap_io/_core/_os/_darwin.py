@@ -6,7 +6,7 @@ import fcntl
 import mmap
 import sys
 
-from .._enums import MmapAdvice, MmapMode
+from .._enums import MmapAdvice
 from . import _posix
 from ._common import MAX_MAP_SIZE, map_anonymous, map_file, remap
 

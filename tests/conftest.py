@@ -1,0 +1,45 @@
+"""Shared fixtures: the three async backends, and what /proc says about a mapping."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BACKENDS = [
+    pytest.param(("asyncio", {}), id="asyncio"),
+    pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
+    pytest.param(("trio", {}), id="trio"),
+]
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+@pytest.fixture(params=BACKENDS)
+def anyio_backend(request: pytest.FixtureRequest) -> Any:
+    return request.param
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "data.bin"
+
+
+def smaps_field(address: int, field: str) -> int:
+    """Sum one /proc/self/smaps field (in KiB) over the mapping that starts at `address`."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(maxsplit=1)[0]
+        if "-" in head and not head.endswith(":"):
+            start, end = (int(x, 16) for x in head.split("-"))
+            inside = start <= address < end
+        elif inside and head == field + ":":
+            total += int(line.split()[1])
+    return total
+
+
+def dirty_kib(address: int) -> int:
+    """Dirty KiB of the mapping at `address`, shared and private."""
+    return smaps_field(address, "Shared_Dirty") + smaps_field(address, "Private_Dirty")
