@@ -357,8 +357,9 @@ class Region:
 
     def _policy_hit(self, n: int) -> None:
         """A write crossed the policy's byte threshold: count it and let the policy decide."""
-        self._writes += 1
-        self._maybe_flush()
+        if n:  # an empty write is not a write, even when pending already sits at the threshold
+            self._writes += 1
+            self._maybe_flush()
 
     def _maybe_flush(self) -> None:
         """Flush if the policy says so. Memory with no file behind it never flushes."""

@@ -100,12 +100,14 @@ class SegmentMut(_Window):
 
         Raises:
             OutOfBoundsError: `data` is longer than the segment (`.length` is the data's
-                length); nothing is written.
+                length), or the parent no longer holds the whole segment; nothing is
+                written.
             InvalidModeError: The parent is read-only.
         """
         n = byte_view(data).nbytes
         if n > self._length:
             raise OutOfBoundsError(0, n, self._length)
+        check_range(self._offset, self._length, len(self._parent))  # the whole window must fit
         self._parent.update_region(self._offset, data)
 
 
