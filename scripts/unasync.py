@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Generate src/mmap_io/sync/ from the authored async layer in src/mmap_io/aio/.
+"""Generate the sync facade and its tests from the authored async code.
+
+src/mmap_io/aio/ becomes src/mmap_io/sync/, and tests/aio/ becomes tests/sync/.
 
 The rewrite works on tokens, so comments and docstrings are left alone:
 
@@ -10,8 +12,8 @@ The rewrite works on tokens, so comments and docstrings are left alone:
 
 Every rule in RENAMES must be used somewhere, so the table cannot rot. Usage:
 
-    python scripts/unasync.py           # write sync/
-    python scripts/unasync.py --check   # exit 1 if sync/ differs from what would be written
+    python scripts/unasync.py           # write the generated files
+    python scripts/unasync.py --check   # exit 1 if any differs from what would be written
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-AIO = ROOT / "src" / "mmap_io" / "aio"
-SYNC = ROOT / "src" / "mmap_io" / "sync"
 
 RENAMES = {
     "AsyncFileOps": "FileOps",
+    "aio": "sync",
     "aclose": "close",
     "async_constructor": "constructor",
     # The spec's update_region_async also makes the write durable; the plain
@@ -34,12 +35,21 @@ RENAMES = {
     "update_region_async": "update_region_durable",
 }
 
-# aio modules with no sync twin: what they do only exists with an event loop.
-ASYNC_ONLY = {
-    "_native.py": "async with, the flush timer task and cold-page reads",
-}
+# (authored async directory, generated sync directory, modules with no sync twin)
+TREES = [
+    (
+        ROOT / "src" / "mmap_io" / "aio",
+        ROOT / "src" / "mmap_io" / "sync",
+        {"_native.py": "async with, the flush timer task and cold-page reads need a loop"},
+    ),
+    (
+        ROOT / "tests" / "aio",
+        ROOT / "tests" / "sync",
+        {"test_native.py": "tests the async-only module"},
+    ),
+]
 
-BANNER = "# GENERATED from src/mmap_io/aio/{name} by scripts/unasync.py: do not edit.\n"
+BANNER = "# GENERATED from {source} by scripts/unasync.py: do not edit.\n"
 _DROP_BEFORE = {"def", "with", "for"}
 
 
@@ -88,14 +98,16 @@ def unasync(source: str, used: set[str]) -> str:
 
 
 def generate() -> dict[Path, str]:
-    """Map each sync/ path to the text it should hold."""
+    """Map each generated path to the text it should hold."""
     used: set[str] = set()
     out: dict[Path, str] = {}
-    for path in sorted(AIO.glob("*.py")):
-        if path.name in ASYNC_ONLY:
-            continue
-        text = unasync(path.read_text(), used)
-        out[SYNC / path.name] = BANNER.format(name=path.name) + text
+    for source_dir, target_dir, async_only in TREES:
+        for path in sorted(source_dir.glob("*.py")):
+            if path.name in async_only:
+                continue
+            text = unasync(path.read_text(), used)
+            banner = BANNER.format(source=path.relative_to(ROOT).as_posix())
+            out[target_dir / path.name] = banner + text
     unused = set(RENAMES) - used
     if unused:
         raise SystemExit(f"unasync: unused rename rules: {sorted(unused)}")
@@ -104,9 +116,10 @@ def generate() -> dict[Path, str]:
 
 def main(argv: list[str]) -> int:
     wanted = generate()
+    existing = [p for _, target, _ in TREES for p in target.glob("*.py")]
     if "--check" in argv:
         stale = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
-        orphans = [p for p in SYNC.glob("*.py") if p not in wanted]
+        orphans = [p for p in existing if p not in wanted]
         for path in stale:
             print(f"stale: {path.relative_to(ROOT)}")
         for path in orphans:
@@ -115,12 +128,12 @@ def main(argv: list[str]) -> int:
             print("run: python scripts/unasync.py")
             return 1
         return 0
-    SYNC.mkdir(exist_ok=True)
     for path, text in wanted.items():
         if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(exist_ok=True)
             path.write_text(text)
             print(f"wrote {path.relative_to(ROOT)}")
-    for path in SYNC.glob("*.py"):
+    for path in existing:
         if path not in wanted:
             path.unlink()
             print(f"removed {path.relative_to(ROOT)}")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 BACKENDS = [
@@ -43,3 +46,29 @@ def smaps_field(address: int, field: str) -> int:
 def dirty_kib(address: int) -> int:
     """Dirty KiB of the mapping at `address`, shared and private."""
     return smaps_field(address, "Shared_Dirty") + smaps_field(address, "Private_Dirty")
+
+
+async def gather_async(*calls: Callable[[], Awaitable[object]]) -> None:
+    """Run the calls as concurrent tasks (the sync twin runs them as threads)."""
+    async with anyio.create_task_group() as group:
+        for call in calls:
+            group.start_soon(call)
+
+
+def gather(*calls: Callable[[], object]) -> None:
+    """Run the calls in concurrent threads and re-raise the first failure."""
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]

@@ -1,0 +1,170 @@
+# GENERATED from tests/aio/test_file.py by scripts/unasync.py: do not edit.
+"""Operations that may wait for the disk, on every event loop (the sync twin is generated)."""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from conftest import dirty_kib, gather, linux_only
+from mmap_io import (
+    FlushPolicy,
+    InvalidModeError,
+    MemoryMappedFile,
+    MmapIoError,
+    OutOfBoundsError,
+    ResizeFailedError,
+    sync,
+)
+
+
+PAGE = 4096
+
+
+@linux_only
+def test_update_region_async_is_durable_on_return(path: Path) -> None:
+    mm = sync.create_rw(path, 8 * PAGE, flush_policy=FlushPolicy.NEVER)
+    mm.update_region_durable(PAGE, b"durable")
+    assert mm.pending_bytes == 0
+    assert dirty_kib(mm.address) == 0
+    with MemoryMappedFile.open_ro(path) as fresh:
+        assert fresh.read_bytes(PAGE, 7) == b"durable"
+    mm.close()
+
+
+def test_update_region_async_checks_mode_and_range(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    ro = sync.open_ro(path)
+    with pytest.raises(InvalidModeError):
+        ro.update_region_durable(0, b"x")
+    ro.close()
+    mm = sync.open_rw(path)
+    with pytest.raises(OutOfBoundsError):
+        mm.update_region_durable(PAGE - 1, b"xy")
+    assert mm.read_bytes(PAGE - 2, 2) == bytes(2)
+    mm.close()
+
+
+@linux_only
+def test_flush_async_cleans_every_dirty_page(path: Path) -> None:
+    mm = sync.create_rw(path, 32 * PAGE)
+    mm.update_region(0, b"\x01" * (32 * PAGE))
+    assert mm.pending_bytes == 32 * PAGE
+    mm.flush()
+    assert mm.pending_bytes == 0 and dirty_kib(mm.address) == 0
+    mm.close()
+
+
+@linux_only
+def test_flush_range_async_cleans_only_its_pages(path: Path) -> None:
+    mm = sync.create_rw(path, 4 * PAGE)
+    mm.update_region(0, b"\x02" * (4 * PAGE))
+    mm.flush_range(PAGE, PAGE)
+    assert dirty_kib(mm.address) == 3 * PAGE // 1024
+    assert mm.pending_bytes == 4 * PAGE
+    with pytest.raises(OutOfBoundsError):
+        mm.flush_range(0, 5 * PAGE)
+    mm.close()
+
+
+def test_concurrent_durable_writers_share_syncs(path: Path) -> None:
+    writers = 64
+    mm = sync.create_rw(path, writers * PAGE)
+    gather(
+        *(partial(mm.update_region_durable, i * PAGE, b"w%03d" % i) for i in range(writers))
+    )
+    assert mm.pending_bytes == 0
+    assert mm._syncs_started < writers // 4  # group commit: a handful of syncs, not 64
+    with MemoryMappedFile.open_ro(path) as fresh:
+        assert [fresh.read_bytes(i * PAGE, 4) for i in range(writers)] == [
+            b"w%03d" % i for i in range(writers)
+        ]
+    mm.close()
+
+
+def test_resize_async_grows_and_shrinks(path: Path) -> None:
+    mm = sync.create_rw(path, 100)
+    mm.update_region(0, b"r" * 100)
+    mm.resize(PAGE)
+    assert len(mm) == PAGE and path.stat().st_size == PAGE
+    assert mm.read_bytes(0, 101) == b"r" * 100 + b"\0"
+    mm.resize(10)
+    assert len(mm) == 10 and mm.read_bytes(0, 10) == b"r" * 10
+    with pytest.raises(ResizeFailedError):
+        mm.resize(0)
+    view = mm.as_slice(0, 1)
+    with pytest.raises(ResizeFailedError) as info:
+        mm.resize(20)
+    assert isinstance(info.value, BufferError)
+    view.release()
+    mm.close()
+
+
+def test_touch_and_prefetch_keep_the_bytes(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 64)
+    mm = sync.open_ro(path)
+    mm.touch_pages()
+    mm.touch_pages_range(10, 5000)
+    mm.prefetch_range(0, len(mm))
+    with pytest.raises(OutOfBoundsError):
+        mm.touch_pages_range(1, len(mm))
+    assert mm.read_bytes(0, len(mm)) == bytes(range(256)) * 64
+    mm.close()
+
+
+def test_sync_all(path: Path) -> None:
+    mm = sync.create_rw(path, PAGE)
+    mm.update_region(0, b"all")
+    mm.sync_all()
+    assert mm.pending_bytes == 0
+    mm.close()
+
+
+def test_aclose_is_idempotent_and_refused_while_views_live(path: Path) -> None:
+    mm = sync.create_rw(path, PAGE)
+    view = mm.as_slice(0, 8)
+    with pytest.raises(MmapIoError) as info:
+        mm.close()
+    assert isinstance(info.value, BufferError) and not mm.closed
+    view.release()
+    mm.close()
+    mm.close()
+    with pytest.raises(ValueError):
+        mm.flush()
+
+
+def test_copy_on_write_flush_async_touches_nothing(path: Path) -> None:
+    path.write_bytes(b"keep")
+    mm = sync.open_cow(path)
+    mm.update_region(0, b"lose")
+    mm.flush()
+    with pytest.raises(InvalidModeError):
+        mm.resize(100)
+    mm.close()
+    assert path.read_bytes() == b"keep"
+
+
+def test_flushes_from_threads_and_tasks_mix(path: Path) -> None:
+    mm = sync.create_rw(path, 16 * PAGE)
+
+    def thread_writer(base: int) -> None:
+        for i in range(20):
+            mm.update_region(base + i, b"t")
+            mm.flush()
+
+    threads = [threading.Thread(target=thread_writer, args=(k * PAGE,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for i in range(20):
+        mm.update_region_durable(8 * PAGE + i, b"a")
+    for thread in threads:
+        thread.join()
+    mm.flush()
+    assert mm.pending_bytes == 0
+    with MemoryMappedFile.open_ro(path) as fresh:
+        assert fresh.read_bytes(8 * PAGE, 20) == b"a" * 20
+        assert fresh.read_bytes(0, 20) == b"t" * 20
+    mm.close()
