@@ -106,12 +106,15 @@ class Region:
         return self._closed
 
     def __enter__(self) -> Self:
+        """Return the mapping itself."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Close the mapping (see close)."""
         self.close()
 
     def __len__(self) -> int:
+        """The mapping's current length in bytes."""
         if self._closed:
             raise closed_error()
         return len(self._mm)

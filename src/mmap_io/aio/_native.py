@@ -46,6 +46,7 @@ class AsyncNative(Mapping):
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        """Close the mapping (see aclose) and end the timer task, if one was started."""
         group, self._timer_task = self._timer_task, None
         task = self._timer
         try:
