@@ -7,6 +7,7 @@ directly. That is why the blocking work has names ending in `_now`.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 import pathlib
@@ -50,8 +51,9 @@ class Mapping(Region):
         "_mode",
         "_path",
         "_policy",
+        "_sync_count",
+        "_sync_tickets",
         "_syncs_done",
-        "_syncs_started",
         "_timer",
         "_timer_task",
     )
@@ -76,8 +78,12 @@ class Mapping(Region):
         self._policy = flush_policy
         self._huge_pages = huge_pages
         self._created = created
-        self._syncs_started = 0
+        # Group commit: every flush call and every sync takes a number from one counter
+        # (next() on itertools.count is atomic), so "a sync numbered after my arrival
+        # has finished" proves my writes are covered.
+        self._sync_tickets = itertools.count(1)
         self._syncs_done = 0
+        self._sync_count = 0
         self._flush_lock = _pairs.Lock()
         self._flush_lock_async = _pairs.AsyncLock()
         self._timer: FlushTimer | None = None
@@ -254,6 +260,12 @@ class Mapping(Region):
         return self._created
 
     @property
+    def sync_count(self) -> int:
+        """How many whole-mapping syncs (msync) this mapping has made: a diagnostic for
+        tuning flush policies and seeing group commit at work."""
+        return self._sync_count
+
+    @property
     def pending_bytes(self) -> int:
         """Bytes written since the last flush (released mutable views included)."""
         with self._state:
@@ -316,6 +328,7 @@ class Mapping(Region):
             self._writes = 0
             if self._mode is MmapMode.READ_WRITE:
                 self._sync(0, len(self._mm))
+                self._sync_count += 1
             self._pending -= taken
 
     def _flush_range_now(self, offset: int, length: int) -> None:

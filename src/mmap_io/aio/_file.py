@@ -28,13 +28,14 @@ class AsyncFileOps(Mapping):
         Raises:
             FlushFailedError: The OS could not write the pages back (also an OSError).
         """
-        started = self._syncs_started
+        arrival = next(self._sync_tickets)
         async with self._flush_lock_async:
-            if self._syncs_done > started:
+            if self._syncs_done > arrival:
                 return  # a sync that began after this call has already covered it
-            self._syncs_started += 1
-            ticket = self._syncs_started
+            ticket = next(self._sync_tickets)
             await run_blocking_async(self._flush_now)
+            # A racing flush of the other flavour may lower this again; that only costs
+            # a later caller an extra sync, never a missed one.
             self._syncs_done = max(self._syncs_done, ticket)
 
     async def flush_range_async(self, offset: int, length: int) -> None:

@@ -29,13 +29,14 @@ class FileOps(Mapping):
         Raises:
             FlushFailedError: The OS could not write the pages back (also an OSError).
         """
-        started = self._syncs_started
+        arrival = next(self._sync_tickets)
         with self._flush_lock:
-            if self._syncs_done > started:
+            if self._syncs_done > arrival:
                 return  # a sync that began after this call has already covered it
-            self._syncs_started += 1
-            ticket = self._syncs_started
+            ticket = next(self._sync_tickets)
             run_blocking(self._flush_now)
+            # A racing flush of the other flavour may lower this again; that only costs
+            # a later caller an extra sync, never a missed one.
             self._syncs_done = max(self._syncs_done, ticket)
 
     def flush_range(self, offset: int, length: int) -> None:
