@@ -22,7 +22,9 @@ from pathlib import Path
 from mmap_io import MemoryMappedFile, OutOfBoundsError, aio
 
 
-async def handle(mm: MemoryMappedFile, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def handle(
+    mm: MemoryMappedFile, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
     try:
         while line := await reader.readline():
             command, *args = line.split()

@@ -13,7 +13,9 @@ from . import FlushPolicy, MemoryMappedFile, aio
 
 
 def _sync_tour(path: Path) -> None:
-    with MemoryMappedFile.create_rw(path, 1 << 20, flush_policy=FlushPolicy.every_bytes(4096)) as mm:
+    with MemoryMappedFile.create_rw(
+        path, 1 << 20, flush_policy=FlushPolicy.every_bytes(4096)
+    ) as mm:
         print(f"created {path} ({len(mm)} bytes), policy {mm.flush_policy!r}")
         mm.update_region(0, b"hello from mmap_io")
         print(f"  wrote 18 bytes, pending {mm.pending_bytes}")

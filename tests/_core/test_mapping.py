@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import dirty_kib, linux_only
 
 import mmap_io
-from conftest import dirty_kib, linux_only
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,
@@ -112,7 +112,7 @@ def test_empty_files_cannot_be_mapped(path: Path, opener: str) -> None:
 
 def test_from_file_in_rw_mode_rejects_an_empty_file(path: Path) -> None:
     path.write_bytes(b"")
-    file = open(path, "r+b")
+    file = open(path, "r+b")  # noqa: SIM115 - the mapping takes ownership
     with pytest.raises(ResizeFailedError):
         MemoryMappedFile.from_file(file, MmapMode.READ_WRITE, path)
     assert file.closed  # the mapping took ownership, even on failure
@@ -120,20 +120,21 @@ def test_from_file_in_rw_mode_rejects_an_empty_file(path: Path) -> None:
 
 def test_from_file_maps_and_owns_the_file(path: Path) -> None:
     path.write_bytes(b"abcdef")
-    file = open(path, "r+b")
+    file = open(path, "r+b")  # noqa: SIM115 - the mapping takes ownership
     with MemoryMappedFile.from_file(file, MmapMode.READ_WRITE, path) as mm:
         assert mm.read_bytes(0, 6) == b"abcdef" and mm.path == path
         mm.update_region(0, b"A")
     assert file.closed
     assert path.read_bytes() == b"Abcdef"
-    with MemoryMappedFile.from_file(open(path, "rb"), MmapMode.READ_ONLY) as ro:
+    file = open(path, "rb")  # noqa: SIM115 - the mapping takes ownership
+    with MemoryMappedFile.from_file(file, MmapMode.READ_ONLY) as ro:
         assert ro.path is None
 
 
 def test_from_file_with_a_read_only_file_cannot_map_read_write(path: Path) -> None:
     path.write_bytes(b"abc")
     with pytest.raises(PermissionError) as info:
-        MemoryMappedFile.from_file(open(path, "rb"), MmapMode.READ_WRITE, path)
+        MemoryMappedFile.from_file(open(path, "rb"), MmapMode.READ_WRITE, path)  # noqa: SIM115
     assert isinstance(info.value, MmapIoError)
 
 

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import dirty_kib, linux_only
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import dirty_kib, linux_only
-from mmap_io import FlushPolicy, MemoryMappedFile, MmapMode
+from mmap_io import FlushPolicy, MemoryMappedFile, MmapMode, OutOfBoundsError
 
 
 def test_policies_compare_by_content() -> None:
@@ -78,7 +78,7 @@ def test_every_writes_flushes_on_the_nth_write(path: Path) -> None:
 def test_empty_and_rejected_writes_count_nothing(path: Path) -> None:
     with _mapping(path, FlushPolicy.every_writes(2)) as mm:
         mm.update_region(0, b"")
-        with pytest.raises(Exception):
+        with pytest.raises(OutOfBoundsError):
             mm.update_region(4095, b"too long")
         mm.update_region(0, b"a")
         assert mm.pending_bytes == 1  # the first two did not count as writes

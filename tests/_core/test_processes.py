@@ -11,8 +11,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from conftest import linux_only
+
 from mmap_io import MemoryMappedFile
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and fork")
@@ -66,7 +66,9 @@ def test_a_durable_write_survives_sigkill_of_the_writer(path: Path, how: str) ->
                 assert fresh.read_bytes(i * 4096, 7) == b"task %02d" % i
 
 
-def _race(path: str, barrier: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _race(
+    path: str, barrier: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue
+) -> None:  # type: ignore[type-arg]
     barrier.wait()
     mm = MemoryMappedFile.open_or_create(path, 8192)
     if mm.created:

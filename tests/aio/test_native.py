@@ -8,8 +8,8 @@ from pathlib import Path
 
 import anyio
 import pytest
-
 from conftest import linux_only
+
 from mmap_io import FlushPolicy, MemoryMappedFile, OutOfBoundsError, aio
 from mmap_io._core import _os
 

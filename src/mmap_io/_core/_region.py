@@ -161,16 +161,19 @@ class Region:
         Example:
             >>> mm.update_region(0, b"hello")
         """
-        if type(offset) is int and 0 <= offset < OFFSET_LIMIT:
+        if type(offset) is int and offset >= 0:
             try:
                 n = len(data)
                 self._mm[offset : offset + n] = data
             except Exception:
                 return self._update_region_slow(offset, data)
-            pending = self._pending + n
-            self._pending = pending
-            if pending >= self._threshold:
-                self._policy_hit(n)
+            if n:
+                pending = self._pending + n
+                self._pending = pending
+                if pending >= self._threshold:
+                    self._policy_hit(n)
+            elif offset >= OFFSET_LIMIT:  # an empty write is fine anywhere below 2**64
+                self._update_region_slow(offset, data)
         else:
             self._update_region_slow(offset, data)
 
@@ -199,16 +202,17 @@ class Region:
             >>> buf = bytearray(5)
             >>> mm.read_into(0, buf)
         """
-        if type(offset) is int and 0 <= offset < OFFSET_LIMIT and type(buf) is bytearray:
+        if type(offset) is int and offset >= 0 and type(buf) is bytearray:
             n = len(buf)
-            try:
-                pack = _PACKERS[n]  # KeyError for sizes not cached yet, or too large
-                chunk = self._mm[offset : offset + n]
-                if len(chunk) == n:
-                    pack(buf, 0, chunk)
-                    return
-            except Exception:
-                pass
+            if n <= _SMALL_READ:
+                try:
+                    pack = _PACKERS[n]  # KeyError the first time a size is seen
+                    chunk = self._mm[offset : offset + n]
+                    if len(chunk) == n:
+                        pack(buf, 0, chunk)
+                        return
+                except Exception:
+                    pass
         self._read_into_slow(offset, buf)
 
     def _read_into_slow(self, offset: object, buf: Buffer) -> None:

@@ -1,0 +1,37 @@
+"""Interleaved micro-timing: every case runs once per round, and the best round counts.
+
+This machine is shared and noisy, so absolute times drift between runs; comparing
+cases measured in the same rounds keeps the ratios meaningful.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import timeit
+from collections.abc import Mapping
+
+
+def best_ns(
+    cases: Mapping[str, str], env: dict[str, object], number: int, rounds: int
+) -> dict[str, float]:
+    """Best per-call time in nanoseconds of each statement, interleaved across rounds."""
+    timers = {name: timeit.Timer(stmt, globals=env) for name, stmt in cases.items()}
+    best = dict.fromkeys(cases, float("inf"))
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer.timeit(number) / number * 1e9)
+    return best
+
+
+def header(title: str) -> None:
+    print(f"## {title}")
+    print(f"Python {platform.python_version()} on {platform.machine()} {sys.platform}\n")
+
+
+def table(rows: list[tuple[str, str, str]], columns: tuple[str, str, str]) -> None:
+    print(f"| {' | '.join(columns)} |")
+    print(f"| {' | '.join('---' for _ in columns)} |")
+    for row in rows:
+        print(f"| {' | '.join(row)} |")
+    print()
