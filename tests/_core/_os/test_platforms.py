@@ -33,10 +33,9 @@ def _exports(module: str) -> tuple[set[str], set[str]]:
 
 
 @pytest.mark.parametrize("module", PLATFORMS)
-def test_platform_module_matches_the_stub(module: str) -> None:
+def test_platform_module_offers_every_stub_name(module: str) -> None:
     stub, _ = _exports("_stub")
-    declared, defined = _exports(module)
-    assert declared == stub
+    _, defined = _exports(module)
     assert stub <= defined
 
 

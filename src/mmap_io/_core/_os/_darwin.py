@@ -8,7 +8,10 @@ import sys
 
 from .._enums import MmapAdvice
 from . import _posix
-from ._common import MAX_MAP_SIZE, map_anonymous, map_file, remap
+from ._common import MAX_MAP_SIZE as MAX_MAP_SIZE
+from ._common import map_anonymous as map_anonymous
+from ._common import map_file as map_file
+from ._common import remap
 
 assert sys.platform == "darwin"
 
@@ -17,30 +20,8 @@ PLATFORM = "darwin"
 # <sys/mman.h> on Darwin: MS_SYNC differs from Linux.
 _MS_SYNC = 0x10
 _F_FULLFSYNC = 51
-_ADVICE = {
-    MmapAdvice.NORMAL: 0,
-    MmapAdvice.RANDOM: 1,
-    MmapAdvice.SEQUENTIAL: 2,
-    MmapAdvice.WILL_NEED: 3,
-    MmapAdvice.DONT_NEED: 4,
-}
 _PAGE = mmap.PAGESIZE
 
-__all__ = (
-    "MAX_MAP_SIZE",
-    "PLATFORM",
-    "advise",
-    "evict_file",
-    "map_anonymous",
-    "map_file",
-    "populate_read",
-    "prefetch_file",
-    "resident_pages",
-    "resize",
-    "sync_directory",
-    "sync_file",
-    "sync_range",
-)
 
 # No mremap on Darwin: unmap, ftruncate, map again.
 resize = remap
@@ -59,7 +40,7 @@ sync_directory = _posix.fsync_directory
 
 
 def advise(address: int, length: int, advice: MmapAdvice) -> None:
-    _posix.madvise(address, length, _ADVICE[advice])
+    _posix.madvise(address, length, _posix.ADVICE[advice])
 
 
 def populate_read(address: int, length: int) -> bool:

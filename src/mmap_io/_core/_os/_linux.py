@@ -9,7 +9,9 @@ import sys
 
 from .._enums import MmapAdvice, MmapMode
 from . import _posix
-from ._common import MAX_MAP_SIZE, map_anonymous, map_file
+from ._common import MAX_MAP_SIZE as MAX_MAP_SIZE
+from ._common import map_anonymous as map_anonymous
+from ._common import map_file as map_file
 
 assert sys.platform.startswith("linux")
 
@@ -18,30 +20,7 @@ PLATFORM = "linux"
 # <asm-generic/mman-common.h> and msync(2).
 _MS_SYNC = 4
 _MADV_POPULATE_READ = 22  # Linux 5.14+; older kernels answer EINVAL.
-_ADVICE = {
-    MmapAdvice.NORMAL: 0,
-    MmapAdvice.RANDOM: 1,
-    MmapAdvice.SEQUENTIAL: 2,
-    MmapAdvice.WILL_NEED: 3,
-    MmapAdvice.DONT_NEED: 4,
-}
 _PAGE = mmap.PAGESIZE
-
-__all__ = (
-    "MAX_MAP_SIZE",
-    "PLATFORM",
-    "advise",
-    "evict_file",
-    "map_anonymous",
-    "map_file",
-    "populate_read",
-    "prefetch_file",
-    "resident_pages",
-    "resize",
-    "sync_directory",
-    "sync_file",
-    "sync_range",
-)
 
 
 def resize(mm: mmap.mmap, fileno: int, new_size: int, mode: MmapMode) -> mmap.mmap:
@@ -67,7 +46,7 @@ sync_directory = _posix.fsync_directory
 
 
 def advise(address: int, length: int, advice: MmapAdvice) -> None:
-    _posix.madvise(address, length, _ADVICE[advice])
+    _posix.madvise(address, length, _posix.ADVICE[advice])
 
 
 def populate_read(address: int, length: int) -> bool:

@@ -12,7 +12,18 @@ import ctypes.util
 import os
 import sys
 
+from .._enums import MmapAdvice
+
 assert sys.platform != "win32"
+
+# madvise(2) values shared by Linux and the BSDs (macOS included).
+ADVICE = {
+    MmapAdvice.NORMAL: 0,
+    MmapAdvice.RANDOM: 1,
+    MmapAdvice.SEQUENTIAL: 2,
+    MmapAdvice.WILL_NEED: 3,
+    MmapAdvice.DONT_NEED: 4,
+}
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 

@@ -1,4 +1,4 @@
-"""Windows: the stdlib mmap alone (FlushViewOfFile) plus fsync; no advice, no residency."""
+"""Windows: the stdlib mmap (FlushViewOfFile) plus fsync; advice and residency as in _stub."""
 
 from __future__ import annotations
 
@@ -6,33 +6,24 @@ import mmap
 import os
 import sys
 
-from .._enums import MmapAdvice, MmapMode
-from ._common import MAX_MAP_SIZE, map_anonymous, map_file, remap
+from ._common import MAX_MAP_SIZE as MAX_MAP_SIZE
+from ._common import map_anonymous as map_anonymous
+from ._common import map_file as map_file
+
+# As on any other platform: no mremap (the stub's resize closes the view first, since a
+# mapped file cannot be truncated on Windows), no advice or residency queries, and no
+# directory handle to flush (NTFS journals directory entries itself).
+from ._stub import advise as advise
+from ._stub import evict_file as evict_file
+from ._stub import populate_read as populate_read
+from ._stub import prefetch_file as prefetch_file
+from ._stub import resident_pages as resident_pages
+from ._stub import resize as resize
+from ._stub import sync_directory as sync_directory
 
 assert sys.platform == "win32"
 
 PLATFORM = "windows"
-
-__all__ = (
-    "MAX_MAP_SIZE",
-    "PLATFORM",
-    "advise",
-    "evict_file",
-    "map_anonymous",
-    "map_file",
-    "populate_read",
-    "prefetch_file",
-    "resident_pages",
-    "resize",
-    "sync_directory",
-    "sync_file",
-    "sync_range",
-)
-
-
-def resize(mm: mmap.mmap, fileno: int, new_size: int, mode: MmapMode) -> mmap.mmap:
-    # A mapped file cannot be truncated on Windows; remap closes the view first.
-    return remap(mm, fileno, new_size, mode)
 
 
 def sync_range(mm: mmap.mmap, fileno: int, address: int, offset: int, length: int) -> None:
@@ -43,27 +34,3 @@ def sync_range(mm: mmap.mmap, fileno: int, address: int, offset: int, length: in
 
 def sync_file(fileno: int) -> None:
     os.fsync(fileno)
-
-
-def sync_directory(path: str | bytes) -> None:
-    """NTFS journals directory entries itself; there is no handle to flush."""
-
-
-def advise(address: int, length: int, advice: MmapAdvice) -> None:
-    """No madvise on Windows; advice is a hint, so nothing is done."""
-
-
-def populate_read(address: int, length: int) -> bool:
-    return False
-
-
-def prefetch_file(fileno: int, offset: int, length: int) -> None:
-    """Advisory; Windows has no posix_fadvise."""
-
-
-def evict_file(fileno: int, offset: int, length: int) -> None:
-    """Advisory; Windows has no posix_fadvise."""
-
-
-def resident_pages(address: int, length: int) -> bytes | None:
-    return None  # Unknown: callers treat the range as cold.
