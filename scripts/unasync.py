@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 RENAMES = {
     "AsyncFileOps": "FileOps",
+    # Async writes avoid faulting on the loop; sync code writes directly on the core.
+    "AsyncResidency": "Mapping",
     "aio": "sync",
     "aclose": "close",
     "async_constructor": "constructor",
@@ -40,12 +42,18 @@ TREES = [
     (
         ROOT / "src" / "mmap_io" / "aio",
         ROOT / "src" / "mmap_io" / "sync",
-        {"_native.py": "async with, the flush timer task and cold-page reads need a loop"},
+        {
+            "_native.py": "async with and the flush timer task need a loop",
+            "_residency.py": "sync code faults pages in on the calling thread",
+        },
     ),
     (
         ROOT / "tests" / "aio",
         ROOT / "tests" / "sync",
-        {"test_native.py": "tests the async-only module"},
+        {
+            "test_native.py": "tests an async-only module",
+            "test_residency.py": "tests an async-only module",
+        },
     ),
 ]
 

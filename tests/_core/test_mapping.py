@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import dirty_kib, linux_only
 
 import mmap_io
+from conftest import dirty_kib, linux_only
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,

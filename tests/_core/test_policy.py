@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import dirty_kib, linux_only
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import dirty_kib, linux_only
 from mmap_io import FlushPolicy, MemoryMappedFile, MmapMode, OutOfBoundsError
 
 

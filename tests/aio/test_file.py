@@ -7,8 +7,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from conftest import dirty_kib, gather_async, linux_only
 
+from conftest import dirty_kib, gather_async, linux_only
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,

@@ -7,6 +7,7 @@ directly. That is why the blocking work has names ending in `_now`.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import mmap
 import os
@@ -15,7 +16,16 @@ from typing import Any, Self
 
 from .. import _pairs
 from . import _os
-from ._args import StrPath, as_index, check_path, check_range, check_size
+from ._address import buffer_address
+from ._args import (
+    StrPath,
+    as_index,
+    byte_view,
+    check_path,
+    check_range,
+    check_size,
+    writable_byte_view,
+)
 from ._builder import MmapBuilder
 from ._enums import MmapAdvice, MmapMode, TouchHint
 from ._errors import (
@@ -36,6 +46,8 @@ from ._timer import FlushTimer
 from ._utils import page_span
 
 _PAGE = mmap.PAGESIZE
+# mincore(2) sets bit 0 of a page's byte when the page is resident.
+_RESIDENT = bytes(b for b in range(256) if b & 1)
 
 
 class Mapping(Region):
@@ -440,6 +452,42 @@ class Mapping(Region):
                 _os.advise(self._address + start, span, advice)
             except OSError as error:
                 raise os_error(AdviceFailedError, error, self._path) from None
+
+    def _is_resident(self, offset: int, length: int) -> bool:
+        """True when every page of the range is in memory (mincore); False if unknown."""
+        start, span = page_span(offset, length)
+        try:
+            vector = _os.resident_pages(self._address + start, span)
+        except OSError:
+            return False
+        return vector is not None and not vector.translate(None, _RESIDENT)
+
+    def _copy_in(self, offset: int, data: Any) -> None:
+        """The write step of a durable write; the async twin avoids faulting on the loop."""
+        self.update_region(offset, data)
+
+    def _copy_out_now(self, offset: int, buf: Any) -> None:
+        """Fill `buf` from the mapping with memmove, which releases the GIL during faults."""
+        dest = writable_byte_view(buf)
+        with self._state:
+            self._check_open()
+            off, n = check_range(offset, dest.nbytes, len(self._mm))
+            if n:
+                # Safety: the range was just checked against the live mapping and the
+                # state lock keeps close and resize out until the copy ends; `dest` is an
+                # exported view, so its buffer can neither move nor be freed meanwhile.
+                ctypes.memmove(buffer_address(dest), self._address + off, n)
+
+    def _copy_in_now(self, offset: int, data: Any) -> None:
+        """update_region by memmove: the GIL is released while missing pages fault in."""
+        source = byte_view(data)
+        with self._state:
+            self._check_writable()
+            off, n = check_range(offset, source.nbytes, len(self._mm))
+            if n:
+                # Safety: as in _copy_out_now; the mapping is writable (checked above).
+                ctypes.memmove(self._address + off, buffer_address(source), n)
+        self._count_write(n)
 
     def _close_now(self, keep_file: bool = False) -> None:
         """Final flush when the policy is automatic, then unmap and close the file."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core._mapping import Mapping
+from .._core._mapping import Mapping  # noqa: F401 - the base class of the sync twin
 from .._pairs import run_blocking_async
+from ._residency import AsyncResidency  # async-only
 
 
-class AsyncFileOps(Mapping):
+class AsyncFileOps(AsyncResidency):
     """Operations that may wait for the disk."""
 
     __slots__ = ()
@@ -74,7 +75,7 @@ class AsyncFileOps(Mapping):
             OutOfBoundsError: The data would pass the end of the mapping.
             FlushFailedError: The write happened but could not be made durable.
         """
-        self.update_region(offset, data)
+        await self._copy_in_async(offset, data)
         await self.flush_async()
 
     async def resize_async(self, new_size: int) -> None:

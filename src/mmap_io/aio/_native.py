@@ -1,30 +1,21 @@
-"""Async-only parts of MemoryMappedFile: `async with`, the flush timer task, cold-page reads.
+"""Async-only lifecycle of MemoryMappedFile: `async with` and the flush timer task.
 
-These have no sync twin to generate. A sync read simply faults its pages in on the
-calling thread, and sync code gets its timer as a thread (`_core/_timer.py`).
+There is no sync twin to generate: sync code gets its timer as a thread from the
+moment the mapping opens (`_core/_timer.py`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import warnings
 import weakref
-from typing import Any, Self
+from typing import Self
 
 import anyio
 import anyio.abc
 
-from .._core._address import buffer_address
-from .._core._args import check_range, writable_byte_view
 from .._core._enums import MmapMode
 from .._core._mapping import Mapping
-from .._core._os import resident_pages
 from .._core._timer import FlushTimer
-from .._core._utils import page_span
-from .._pairs import run_blocking_async
-
-# mincore(2) sets bit 0 of a page's byte when the page is resident.
-_RESIDENT = bytes(b for b in range(256) if b & 1)
 
 
 class AsyncNative(Mapping):
@@ -59,58 +50,6 @@ class AsyncNative(Mapping):
             if group is not None:
                 group.cancel_scope.cancel()
                 await group.__aexit__(None, None, None)
-
-    async def read_into_async(self, offset: int, buf: Any) -> None:
-        """Fill `buf` from `offset`, never waiting for the disk on the event loop thread.
-
-        Resident pages (checked with mincore) are copied inline in well under a
-        microsecond per KiB; when any page of the range is not in memory, the copy
-        runs in a worker thread with the GIL released, so the loop keeps running.
-
-        Raises:
-            OutOfBoundsError: The read would pass the end; `buf` is left untouched.
-            TypeError: `offset` is not an int, or `buf` is not a writable buffer.
-        """
-        dest = writable_byte_view(buf)
-        off, n = check_range(offset, dest.nbytes, len(self))
-        if n == 0:
-            return
-        if self._is_resident(off, n):
-            dest[:] = self._ro[off : off + n]
-        else:
-            await run_blocking_async(self._copy_out_now, off, dest)
-
-    async def read_bytes_async(self, offset: int, length: int) -> bytes:
-        """Return a copy of `length` bytes at `offset` without faulting pages in on the loop.
-
-        Raises:
-            OutOfBoundsError: The range passes the end of the mapping.
-            TypeError: `offset` or `length` is not an int.
-        """
-        off, n = check_range(offset, length, len(self))
-        if n == 0 or self._is_resident(off, n):
-            return self.read_bytes(off, n)
-        dest = bytearray(n)
-        await run_blocking_async(self._copy_out_now, off, memoryview(dest))
-        return bytes(dest)
-
-    def _is_resident(self, offset: int, length: int) -> bool:
-        start, span = page_span(offset, length)
-        try:
-            vector = resident_pages(self._address + start, span)
-        except OSError:
-            return False
-        return vector is not None and not vector.translate(None, _RESIDENT)
-
-    def _copy_out_now(self, offset: int, dest: memoryview) -> None:
-        """memmove from the mapping with the GIL released (runs in a worker thread)."""
-        with self._state:
-            self._check_open()
-            check_range(offset, dest.nbytes, len(self._mm))
-            # Safety: the range was just checked against the live mapping, and the
-            # state lock keeps close and resize out until the copy ends; `dest` is an
-            # exported view, so its buffer cannot move or be freed meanwhile.
-            ctypes.memmove(buffer_address(dest), self._address + offset, dest.nbytes)
 
 
 class _FlushTask:

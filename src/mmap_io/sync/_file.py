@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._core._mapping import Mapping
+from .._core._mapping import Mapping  # noqa: F401 - the base class of the sync twin
 from .._pairs import run_blocking
 
 
@@ -75,7 +75,7 @@ class FileOps(Mapping):
             OutOfBoundsError: The data would pass the end of the mapping.
             FlushFailedError: The write happened but could not be made durable.
         """
-        self.update_region(offset, data)
+        self._copy_in(offset, data)
         self.flush()
 
     def resize(self, new_size: int) -> None:
