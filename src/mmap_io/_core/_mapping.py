@@ -7,6 +7,7 @@ directly. That is why the blocking work has names ending in `_now`.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import mmap
@@ -61,6 +62,7 @@ class Mapping(Region):
         "_flush_lock_async",
         "_huge_pages",
         "_mode",
+        "_page_batch",
         "_path",
         "_policy",
         "_sync_count",
@@ -100,6 +102,7 @@ class Mapping(Region):
         self._flush_lock_async = _pairs.AsyncLock()
         self._timer: FlushTimer | None = None
         self._timer_task: Any = None
+        self._page_batch: Any = None  # cold async reads waiting for a worker (aio/_residency)
         try:
             size = os.fstat(self._fileno).st_size
             if size == 0:
@@ -417,6 +420,27 @@ class Mapping(Region):
             mm = self._mm
             for page in range(start, start + span, _PAGE):
                 mm[page]
+
+    def _page_in_now(self, ranges: list[tuple[int, int]]) -> None:
+        """Bring many ranges into memory at once: start every read, then wait for each.
+
+        Advising WILL_NEED on every range first queues all the reads with the disk, so
+        the waits that follow overlap instead of running one after another: one worker
+        thread gets the parallelism of many. Ranges no longer inside the mapping (it
+        shrank meanwhile) are skipped; the caller's copy then reports them.
+        """
+        with self._state:
+            self._check_open()
+            size, base = len(self._mm), self._address
+            spans = [page_span(off, n) for off, n in ranges if off + n <= size]
+            for start, span in spans:
+                with contextlib.suppress(OSError):  # a hint: the wait below faults them in
+                    _os.advise(base + start, span, MmapAdvice.WILL_NEED)
+            for start, span in spans:
+                if not _os.populate_read(base + start, span):
+                    # Safety: the span lies inside the live mapping (checked above under
+                    # the state lock); memmove reads it with the GIL released.
+                    ctypes.memmove(ctypes.create_string_buffer(span), base + start, span)
 
     def _prefetch_now(self, offset: int, length: int) -> None:
         with self._state:

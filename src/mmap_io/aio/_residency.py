@@ -1,9 +1,11 @@
 """Async copies that never fault a cold page in on the event loop thread.
 
 Resident ranges (mincore says every page is in memory) are copied inline: that takes
-well under a microsecond per KiB, far less than any thread hop. Ranges with a missing
-page, and copies so large they would hold the loop for milliseconds, are copied by
-memmove in a worker thread, which releases the GIL while the kernel reads the pages.
+well under a microsecond per KiB, far less than any thread hop. Cold ranges join the
+mapping's current batch: one worker thread starts the reads of the whole batch at
+once and waits for them with the GIL free; the loop is woken once for the lot and
+each reader then copies its now-resident range inline. Copies so large they would
+hold the loop for milliseconds run in a worker thread instead.
 
 Async-only: sync code simply faults pages in on the calling thread.
 """
@@ -11,6 +13,9 @@ Async-only: sync code simply faults pages in on the calling thread.
 from __future__ import annotations
 
 from typing import Any
+
+import anyio
+import anyio.lowlevel
 
 from .._core._args import byte_view, check_range, writable_byte_view
 from .._core._mapping import Mapping
@@ -28,18 +33,17 @@ class AsyncResidency(Mapping):
     async def read_into_async(self, offset: int, buf: Any) -> None:
         """Fill `buf` from `offset` without ever waiting for the disk on the event loop.
 
+        If the call is cancelled while cold pages are being read, `buf` may still be
+        filled afterwards by the worker thread.
+
         Raises:
             OutOfBoundsError: The read would pass the end; `buf` is left untouched.
             TypeError: `offset` is not an int, or `buf` is not a writable buffer.
         """
         dest = writable_byte_view(buf)
         off, n = check_range(offset, dest.nbytes, len(self))
-        if n == 0:
-            return
-        if n <= LARGE_COPY and self._is_resident(off, n):
-            self.read_into(off, dest)
-        else:
-            await run_blocking_async(self._copy_out_now, off, dest)
+        if n:
+            await self._read_async(off, n, dest)
 
     async def read_bytes_async(self, offset: int, length: int) -> bytes:
         """Return a copy of `length` bytes at `offset`, paging cold ones in off the loop.
@@ -49,17 +53,26 @@ class AsyncResidency(Mapping):
             TypeError: `offset` or `length` is not an int.
         """
         off, n = check_range(offset, length, len(self))
-        if n == 0 or (n <= LARGE_COPY and self._is_resident(off, n)):
-            return self.read_bytes(off, n)
+        if n == 0:
+            return b""
         dest = bytearray(n)
-        await run_blocking_async(self._copy_out_now, off, dest)
+        await self._read_async(off, n, memoryview(dest))
         return bytes(dest)
 
-    async def as_slice_async(self, offset: int, length: int) -> memoryview:
-        """Return a read-only zero-copy view whose pages were brought into memory off the loop.
+    async def _read_async(self, off: int, n: int, dest: memoryview) -> None:
+        """Copy a checked, non-empty range into a flat byte view."""
+        if n > LARGE_COPY:
+            await run_blocking_async(self._copy_out_now, off, dest)
+            return
+        if not self._is_resident(off, n):
+            await _page_in(self, off, n)
+        self.read_into(off, dest)
 
-        Reading the view right after the call will not fault (unless the kernel evicts
-        the pages again under memory pressure).
+    async def as_slice_async(self, offset: int, length: int) -> memoryview:
+        """Return a read-only zero-copy view whose pages were brought in off the loop.
+
+        Reading the view right after the call does not wait for the disk (unless the
+        kernel evicts the pages again under memory pressure).
 
         Raises:
             OutOfBoundsError: The range passes the end of the mapping.
@@ -67,22 +80,62 @@ class AsyncResidency(Mapping):
         """
         off, n = check_range(offset, length, len(self))
         if n and not self._is_resident(off, n):
-            await run_blocking_async(self._touch_now, off, n)
+            await _page_in(self, off, n)
         return self.as_slice(off, n)
 
     async def _copy_in_async(self, offset: int, data: Any) -> None:
         """update_region, moved to a worker thread when it would fault or copy for long."""
         if type(offset) is int and offset >= 0:
             n = byte_view(data).nbytes
-            if n <= LARGE_COPY and (n == 0 or self._is_resident_safe(offset, n)):
+            if n <= LARGE_COPY and (n == 0 or self._in_memory(offset, n)):
                 self.update_region(offset, data)
                 return
         await run_blocking_async(self._copy_in_now, offset, data)
 
-    def _is_resident_safe(self, offset: int, length: int) -> bool:
-        """_is_resident for a range that may be out of bounds (the write then reports it)."""
+    def _in_memory(self, offset: int, length: int) -> bool:
+        """_is_resident for a range not yet checked (the write reports a bad range)."""
         return (
             not self._closed
             and offset + length <= len(self._mm)
             and self._is_resident(offset, length)
         )
+
+
+class _Batch:
+    """A mapping's cold ranges waiting for a worker, and the event that ends their wait."""
+
+    __slots__ = ("done", "ranges", "serving")
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[int, int]] = []
+        self.done = anyio.Event()
+        self.serving = False
+
+
+async def _page_in(mapping: Mapping, offset: int, length: int) -> None:
+    """Wait until a cold range is resident, as part of the mapping's current batch."""
+    batch: _Batch = mapping._page_batch or _new_batch(mapping)
+    batch.ranges.append((offset, length))
+    if batch.serving:
+        await batch.done.wait()
+        return
+    # This task serves every batch that forms until none is left: shielded, so that
+    # its own cancellation cannot strand the others (it lands once the work is done).
+    batch.serving = True
+    try:
+        with anyio.CancelScope(shield=True):
+            await anyio.lowlevel.checkpoint()  # let this loop turn's readers join
+            while batch.ranges:
+                ranges, done = batch.ranges, batch.done
+                batch.ranges, batch.done = [], anyio.Event()
+                try:
+                    await run_blocking_async(mapping._page_in_now, ranges)
+                finally:
+                    done.set()
+    finally:
+        batch.serving = False
+
+
+def _new_batch(mapping: Mapping) -> _Batch:
+    mapping._page_batch = _Batch()
+    return mapping._page_batch  # type: ignore[no-any-return]

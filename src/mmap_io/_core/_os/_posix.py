@@ -11,6 +11,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import threading
 
 from .._enums import MmapAdvice
 
@@ -58,11 +59,20 @@ def madvise(address: int, length: int, advice: int) -> None:
     _check(_madvise(address, length, advice), "madvise")
 
 
+_vectors = threading.local()  # a reused result vector per thread: small queries are hot
+
+
 def mincore(address: int, length: int, page_size: int) -> bytes:
     """One byte per page of the range; bit 0 set where the page is resident."""
-    vector = ctypes.create_string_buffer((length + page_size - 1) // page_size)
+    pages = (length + page_size - 1) // page_size
+    if pages <= 64:
+        vector = getattr(_vectors, "small", None)
+        if vector is None:
+            vector = _vectors.small = ctypes.create_string_buffer(64)
+    else:
+        vector = ctypes.create_string_buffer(pages)
     _check(_mincore(address, length, vector), "mincore")
-    return vector.raw
+    return vector.raw[:pages]
 
 
 def fsync_directory(path: str | bytes) -> None:

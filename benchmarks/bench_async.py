@@ -1,0 +1,323 @@
+"""The async model under load: cold reads, the loop's responsiveness, durable writes.
+
+Run: python benchmarks/bench_async.py [--quick] [--backend asyncio|uvloop|trio]
+
+Five measurements, each beside the anchor DESIGN.md section 7 names, in the same run:
+
+1. one await read of 64 MiB of cold pages, with a 1 ms ticker task watching the loop,
+   against a raw stdlib mmap slice taken in the coroutine;
+2. 64 tasks reading cold random 4 KiB pages of a 1 GiB file, against raw mmap slices
+   in the coroutines (and, for reference, 64 threads faulting in parallel);
+3. 64 tasks each doing 50 durable 64-byte writes on their own page, against one
+   msync per write offloaded to a thread;
+4. 4 KiB reads of resident pages, against aiofiles and anyio.open_file;
+5. touch_pages of 1 GiB, against the kernel's MADV_POPULATE_READ on the same range.
+
+"Cold" means: written, fsynced, then dropped from the page cache with
+posix_fadvise(DONTNEED) while no mapping of the file is alive.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiofiles
+import anyio
+import anyio.to_thread
+
+from mmap_io import MemoryMappedFile, MmapAdvice, aio
+from mmap_io._core._address import buffer_address
+
+QUICK = "--quick" in sys.argv
+PAGE = mmap.PAGESIZE
+BIG = (256 << 20) if QUICK else (1 << 30)
+_libc = ctypes.CDLL(None, use_errno=True)
+_MADV_POPULATE_READ = 22
+
+
+def write_file(path: Path, size: int) -> None:
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as file:
+        for _ in range(size >> 20):
+            file.write(block)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def evict(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+async def with_ticker(work: Callable[[], Awaitable[object]]) -> tuple[float, list[float]]:
+    """Run `work` beside a 1 ms ticker; return (seconds taken, ticker lags in ms)."""
+    lags: list[float] = []
+    done = anyio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            start = time.perf_counter()
+            await anyio.sleep(0.001)
+            lags.append((time.perf_counter() - start - 0.001) * 1e3)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(ticker)
+        await anyio.sleep(0.01)
+        started = time.perf_counter()
+        await work()
+        elapsed = time.perf_counter() - started
+        done.set()
+    return elapsed, lags
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) > 2 else max(values, default=0)
+
+
+async def cold_big_read(folder: Path) -> None:
+    path = folder / "cold64.bin"
+    size = 64 << 20
+    write_file(path, size)
+    print("### 1. One await read of 64 MiB of cold pages, 1 ms ticker beside it\n")
+    print("| reader | time (ms) | worst ticker lag (ms) |\n| --- | --- | --- |")
+    evict(path)
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ) as raw:
+
+        async def raw_read() -> None:
+            raw[0:size]
+
+        elapsed, lags = await with_ticker(raw_read)
+    print(f"| raw mmap slice in the coroutine | {elapsed * 1e3:.1f} | {max(lags):.1f} |")
+    evict(path)
+    async with aio.open_ro(path) as mm:
+        buf = bytearray(size)
+        elapsed, lags = await with_ticker(lambda: mm.read_into_async(0, buf))
+    print(f"| `await mm.read_into_async(0, buf)` | {elapsed * 1e3:.1f} | {max(lags):.1f} |")
+    print("\nBudget: the loop never stalls more than 5 ms.\n")
+
+
+async def cold_random_reads(path: Path) -> None:
+    tasks, duration = 64, (1.0 if QUICK else 3.0)
+    pages = BIG // PAGE
+    print(f"### 2. {tasks} tasks reading cold random 4 KiB pages of a {BIG >> 20} MiB file\n")
+    print("| reader | reads/s | ticker p99 lag (ms) | worst lag (ms) |\n| --- | --- | --- | --- |")
+    results = {}
+
+    async def run(read: Callable[[int], Awaitable[object]]) -> tuple[float, float, float]:
+        order = random.sample(range(pages), pages)  # every page at most once: all stay cold
+        count = 0
+        deadline = 0.0
+
+        async def reader(k: int) -> None:
+            nonlocal count
+            i = k
+            while time.perf_counter() < deadline and i < pages:
+                await read(order[i] * PAGE)
+                count += 1
+                i += tasks
+
+        async def work() -> None:
+            nonlocal deadline
+            deadline = time.perf_counter() + duration
+            async with anyio.create_task_group() as group:
+                for k in range(tasks):
+                    group.start_soon(reader, k)
+
+        elapsed, lags = await with_ticker(work)
+        return count / elapsed, p99(lags), max(lags)
+
+    evict(path)
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), BIG, access=mmap.ACCESS_READ) as raw:
+        raw.madvise(mmap.MADV_RANDOM)
+
+        async def raw_read(offset: int) -> None:
+            raw[offset : offset + PAGE]
+            await anyio.sleep(0)
+
+        results["raw mmap slices in the coroutines"] = await run(raw_read)
+    evict(path)
+    async with aio.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+
+        async def lib_read(offset: int) -> None:
+            await mm.read_bytes_async(offset, PAGE)
+
+        results["`await mm.read_bytes_async(off, 4096)`"] = await run(lib_read)
+    for name, (rate, lag99, worst) in results.items():
+        print(f"| {name} | {rate:,.0f} | {lag99:.2f} | {worst:.1f} |")
+    evict(path)
+    rate = threads_faulting(path, tasks, duration)
+    print(f"| reference: {tasks} threads faulting in parallel, no loop | {rate:,.0f} | - | - |")
+    raw_rate = results["raw mmap slices in the coroutines"][0]
+    lib_rate = results["`await mm.read_bytes_async(off, 4096)`"][0]
+    ratio = lib_rate / raw_rate
+    print(f"\nLibrary vs raw: {ratio:.2f}x. Budget: at least 2x, p99 lag under 2 ms.\n")
+
+
+def threads_faulting(path: Path, count: int, duration: float) -> float:
+    """Reads/s of `count` plain threads faulting random pages in with memmove (GIL free)."""
+    pages = BIG // PAGE
+    order = random.sample(range(pages), pages)
+    done = [0] * count
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), BIG, access=mmap.ACCESS_READ) as raw:
+        raw.madvise(mmap.MADV_RANDOM)
+        view = memoryview(raw)
+        base = buffer_address(view)
+        deadline = time.perf_counter() + duration
+
+        def worker(k: int) -> None:
+            sink = ctypes.create_string_buffer(PAGE)
+            i = k
+            while time.perf_counter() < deadline and i < pages:
+                ctypes.memmove(sink, base + order[i] * PAGE, PAGE)
+                done[k] += 1
+                i += count
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        view.release()
+    return sum(done) / elapsed
+
+
+async def durable_writes(folder: Path) -> None:
+    tasks, writes = 64, 50
+    print(f"### 3. {tasks} tasks each doing {writes} durable 64-byte writes on its own page\n")
+    print("| writer | writes/s | msync calls |\n| --- | --- | --- |")
+    data = os.urandom(64)
+    path = folder / "durable.bin"
+    with MemoryMappedFile.create_rw(path, tasks * PAGE) as mm:
+        mm.touch_pages()
+        with open(path, "r+b") as file, mmap.mmap(file.fileno(), tasks * PAGE) as raw:
+            syncs = 0
+
+            async def raw_writer(k: int) -> None:
+                nonlocal syncs
+                for i in range(writes):
+                    raw[k * PAGE + i : k * PAGE + i + 64] = data
+                    await anyio.to_thread.run_sync(raw.flush, k * PAGE, PAGE)
+                    syncs += 1
+
+            started = time.perf_counter()
+            async with anyio.create_task_group() as group:
+                for k in range(tasks):
+                    group.start_soon(raw_writer, k)
+            raw_rate = tasks * writes / (time.perf_counter() - started)
+            print(f"| write + one msync per write in a thread | {raw_rate:,.0f} | {syncs} |")
+        async with mm:
+            before = mm.sync_count
+
+            async def lib_writer(k: int) -> None:
+                for i in range(writes):
+                    await mm.update_region_async(k * PAGE + i, data)
+
+            started = time.perf_counter()
+            async with anyio.create_task_group() as group:
+                for k in range(tasks):
+                    group.start_soon(lib_writer, k)
+            lib_rate = tasks * writes / (time.perf_counter() - started)
+            print(
+                f"| `await mm.update_region_async(off, data)` | {lib_rate:,.0f} | "
+                f"{mm.sync_count - before} |"
+            )
+    print(f"\nLibrary vs one msync per write: {lib_rate / raw_rate:.1f}x. Budget: at least 10x.\n")
+
+
+async def resident_reads(folder: Path) -> None:
+    count = 2_000 if QUICK else 20_000
+    path = folder / "resident.bin"
+    write_file(path, 16 << 20)
+    offsets = [random.randrange(0, (16 << 20) // PAGE) * PAGE for _ in range(count)]
+    print("### 4. 4 KiB reads of resident pages, one task\n")
+    print("| reader | reads/s |\n| --- | --- |")
+    rates = {}
+    async with aio.open_ro(path) as mm:
+        await mm.touch_pages_async()
+        started = time.perf_counter()
+        for offset in offsets:
+            await mm.read_bytes_async(offset, PAGE)
+        rates["`await mm.read_bytes_async(off, 4096)`"] = count / (time.perf_counter() - started)
+        buf = bytearray(PAGE)
+        started = time.perf_counter()
+        for offset in offsets:
+            await mm.read_into_async(offset, buf)
+        rates["`await mm.read_into_async(off, buf)`"] = count / (time.perf_counter() - started)
+    small = offsets[: max(1, count // 10)]
+    async with aiofiles.open(path, "rb") as file:
+        started = time.perf_counter()
+        for offset in small:
+            await file.seek(offset)
+            await file.read(PAGE)
+        rates["aiofiles seek + read"] = len(small) / (time.perf_counter() - started)
+    async with await anyio.open_file(path, "rb") as afile:
+        started = time.perf_counter()
+        for offset in small:
+            await afile.seek(offset)
+            await afile.read(PAGE)
+        rates["anyio.open_file seek + read"] = len(small) / (time.perf_counter() - started)
+    for name, rate in rates.items():
+        print(f"| {name} | {rate:,.0f} |")
+    ratio = rates["`await mm.read_bytes_async(off, 4096)`"] / rates["aiofiles seek + read"]
+    print(f"\nLibrary vs aiofiles: {ratio:.0f}x. Budget: at least 50x.\n")
+
+
+def touch_pages(path: Path) -> None:
+    print(f"### 5. touch_pages of {BIG >> 20} MiB (cold) against MADV_POPULATE_READ\n")
+    print("| method | time (ms) |\n| --- | --- |")
+    kernel, library = [], []
+    for _ in range(2 if QUICK else 3):
+        evict(path)
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as raw:
+            view = memoryview(raw)
+            address = buffer_address(view)
+            started = time.perf_counter()
+            if _libc.madvise(ctypes.c_void_p(address), ctypes.c_size_t(BIG), _MADV_POPULATE_READ):
+                raise OSError(ctypes.get_errno(), "madvise")
+            kernel.append(time.perf_counter() - started)
+            view.release()
+        evict(path)
+        with MemoryMappedFile.open_ro(path) as mm:
+            started = time.perf_counter()
+            mm.touch_pages()
+            library.append(time.perf_counter() - started)
+    print(f"| kernel MADV_POPULATE_READ on a raw mmap | {min(kernel) * 1e3:.0f} |")
+    print(f"| `mm.touch_pages()` | {min(library) * 1e3:.0f} |")
+    print(f"\nRatio {min(library) / min(kernel):.2f}. Budget: within 1.25x.\n")
+
+
+async def main() -> None:
+    backend = next((a.split("=")[1] for a in sys.argv if a.startswith("--backend=")), "asyncio")
+    print(f"## Async model (bench_async.py, backend {backend}, Python {sys.version.split()[0]})\n")
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as name:
+        folder = Path(name)
+        await cold_big_read(folder)
+        big = folder / "big.bin"
+        write_file(big, BIG)
+        await cold_random_reads(big)
+        await durable_writes(folder)
+        await resident_reads(folder)
+        touch_pages(big)
+
+
+if __name__ == "__main__":
+    choice = next((a.split("=")[1] for a in sys.argv if a.startswith("--backend=")), "asyncio")
+    options = {"use_uvloop": True} if choice == "uvloop" else {}
+    anyio.run(main, backend="trio" if choice == "trio" else "asyncio", backend_options=options)
