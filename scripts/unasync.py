@@ -26,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 RENAMES = {
+    "AsyncEvent": "Event",
     "AsyncFileOps": "FileOps",
+    "AsyncGroupCommit": "GroupCommit",
     # Async writes avoid faulting on the loop; sync code writes directly on the core.
     "AsyncResidency": "Mapping",
     "aio": "sync",

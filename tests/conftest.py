@@ -56,11 +56,13 @@ async def gather_async(*calls: Callable[[], Awaitable[object]]) -> None:
 
 
 def gather(*calls: Callable[[], object]) -> None:
-    """Run the calls in concurrent threads and re-raise the first failure."""
+    """Run the calls in concurrent threads, released together, and re-raise the first failure."""
     errors: list[BaseException] = []
+    start = threading.Barrier(len(calls))
 
     def run(call: Callable[[], object]) -> None:
         try:
+            start.wait()
             call()
         except BaseException as error:
             errors.append(error)

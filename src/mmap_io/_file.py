@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, final
 
+from .aio._commit import AsyncGroupCommit
 from .aio._file import AsyncFileOps
 from .aio._native import AsyncNative
+from .sync._commit import GroupCommit
 from .sync._file import FileOps
 
 
@@ -31,6 +33,12 @@ class MemoryMappedFile(FileOps, AsyncFileOps, AsyncNative):
     """
 
     __slots__ = ()
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        """Map an open file; use the classmethods, which open the file for you."""
+        super().__init__(*args, **options)
+        self._commit = GroupCommit()
+        self._commit_async = AsyncGroupCommit()
 
 
 def update_region(mm: MemoryMappedFile, offset: int, data: Any) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Coroutine, Generator
-from types import TracebackType
 from typing import Any, Generic, ParamSpec, TypeVar, TypeVarTuple, Unpack
 
 import anyio
@@ -50,54 +50,19 @@ def run_blocking(fn: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:
     return fn(*args)
 
 
-class AsyncLock:
-    """An anyio Lock bound lazily to whichever event loop uses it.
-
-    anyio's own Lock binds to the first backend that touches it; a mapping may be
-    used from several `anyio.run` calls (or asyncio and trio in turn), so the lock is
-    re-made when the running loop changes.
-    """
-
-    __slots__ = ("_lock", "_loop")
-
-    def __init__(self) -> None:
-        self._lock: anyio.Lock | None = None
-        self._loop: object = None
-
-    async def __aenter__(self) -> None:
-        loop = anyio.lowlevel.current_token()
-        if self._lock is None or loop != self._loop:
-            self._lock, self._loop = anyio.Lock(), loop
-        await self._lock.acquire()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        assert self._lock is not None
-        self._lock.release()
+async def let_others_run_async() -> None:
+    """Yield to the other tasks that are ready to run in this event loop."""
+    await anyio.lowlevel.checkpoint()
 
 
-class Lock:
-    """A threading.Lock with the shape of AsyncLock."""
+def let_others_run() -> None:
+    """Yield the GIL, so that threads ready to run get a turn."""
+    time.sleep(0)
 
-    __slots__ = ("_lock",)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._lock.release()
+# Events: both have set() and wait(); the async one must be made inside its event loop.
+AsyncEvent = anyio.Event
+Event = threading.Event
 
 
 class AsyncOpening(Generic[T]):

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import itertools
 import mmap
 import os
 import pathlib
 from typing import Any, Self
 
-from .. import _pairs
 from . import _os
 from ._address import buffer_address
 from ._args import (
@@ -55,19 +53,17 @@ class Mapping(Region):
     """A file mapped into memory. The public class is `mmap_io.MemoryMappedFile`."""
 
     __slots__ = (
+        "_commit",
+        "_commit_async",
         "_created",
         "_file",
         "_fileno",
-        "_flush_lock",
-        "_flush_lock_async",
         "_huge_pages",
         "_mode",
         "_page_batch",
         "_path",
         "_policy",
         "_sync_count",
-        "_sync_tickets",
-        "_syncs_done",
         "_timer",
         "_timer_task",
     )
@@ -92,14 +88,11 @@ class Mapping(Region):
         self._policy = flush_policy
         self._huge_pages = huge_pages
         self._created = created
-        # Group commit: every flush call and every sync takes a number from one counter
-        # (next() on itertools.count is atomic), so "a sync numbered after my arrival
-        # has finished" proves my writes are covered.
-        self._sync_tickets = itertools.count(1)
-        self._syncs_done = 0
         self._sync_count = 0
-        self._flush_lock = _pairs.Lock()
-        self._flush_lock_async = _pairs.AsyncLock()
+        # Group commit of flush() and flush_async(): set by MemoryMappedFile, which
+        # knows both flavours (aio/_commit.py and the sync/_commit.py made from it).
+        self._commit: Any = None
+        self._commit_async: Any = None
         self._timer: FlushTimer | None = None
         self._timer_task: Any = None
         self._page_batch: Any = None  # cold async reads waiting for a worker (aio/_residency)

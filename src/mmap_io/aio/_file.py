@@ -29,15 +29,7 @@ class AsyncFileOps(AsyncResidency):
         Raises:
             FlushFailedError: The OS could not write the pages back (also an OSError).
         """
-        arrival = next(self._sync_tickets)
-        async with self._flush_lock_async:
-            if self._syncs_done > arrival:
-                return  # a sync that began after this call has already covered it
-            ticket = next(self._sync_tickets)
-            await run_blocking_async(self._flush_now)
-            # A racing flush of the other flavour may lower this again; that only costs
-            # a later caller an extra sync, never a missed one.
-            self._syncs_done = max(self._syncs_done, ticket)
+        await self._commit_async.run_async(self._flush_now)
 
     async def flush_range_async(self, offset: int, length: int) -> None:
         """Write the dirty pages of one range back and wait for the disk.

@@ -29,15 +29,7 @@ class FileOps(Mapping):
         Raises:
             FlushFailedError: The OS could not write the pages back (also an OSError).
         """
-        arrival = next(self._sync_tickets)
-        with self._flush_lock:
-            if self._syncs_done > arrival:
-                return  # a sync that began after this call has already covered it
-            ticket = next(self._sync_tickets)
-            run_blocking(self._flush_now)
-            # A racing flush of the other flavour may lower this again; that only costs
-            # a later caller an extra sync, never a missed one.
-            self._syncs_done = max(self._syncs_done, ticket)
+        self._commit.run(self._flush_now)
 
     def flush_range(self, offset: int, length: int) -> None:
         """Write the dirty pages of one range back and wait for the disk.
