@@ -23,7 +23,7 @@ sys.path.insert(0, {tests!r})
 from conftest import dirty_kib
 from mmap_io import MemoryMappedFile, aio
 
-path, how = sys.argv[1], sys.argv[2]
+path, how, backend = sys.argv[1], sys.argv[2], sys.argv[3]
 if how == "flush":
     mm = MemoryMappedFile.open_rw(path)
     mm.update_region(4096, b"survives SIGKILL")
@@ -35,19 +35,28 @@ else:
             for i in range(32):
                 tg.start_soon(mm.update_region_async, i * 4096, b"task %02d" % i)
         return mm
-    mm = anyio.run(main)
+    options = {{"use_uvloop": True}} if backend == "uvloop" else {{}}
+    mm = anyio.run(main, backend="trio" if backend == "trio" else "asyncio", backend_options=options)
 print("ready", dirty_kib(mm.address), mm.pending_bytes, flush=True)
 time.sleep(60)
 """
 
 
 @linux_only
-@pytest.mark.parametrize("how", ["flush", "update_region_async"])
-def test_a_durable_write_survives_sigkill_of_the_writer(path: Path, how: str) -> None:
+@pytest.mark.parametrize(
+    ("how", "backend"),
+    [
+        ("flush", "-"),
+        ("update_region_async", "asyncio"),
+        ("update_region_async", "uvloop"),
+        ("update_region_async", "trio"),
+    ],
+)
+def test_a_durable_write_survives_sigkill_of_the_writer(path: Path, how: str, backend: str) -> None:
     path.write_bytes(bytes(32 * 4096))
     code = textwrap.dedent(_CHILD).format(tests=str(Path(__file__).parents[1]))
     child = subprocess.Popen(
-        [sys.executable, "-c", code, str(path), how], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, str(path), how, backend], stdout=subprocess.PIPE, text=True
     )
     try:
         assert child.stdout is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mmap_io import FlushPolicy, MemoryMappedFile, MmapAdvice, aio
+from mmap_io import FlushPolicy, MemoryMappedFile, MmapAdvice, ResizeFailedError, aio
 from mmap_io._core import _os
 
 pytestmark = pytest.mark.anyio
@@ -74,6 +74,13 @@ async def test_cancelled_durable_write_is_all_or_nothing(path: Path, resident: b
         assert fresh.read_bytes(PAGE, 5) == b"after"
 
 
+async def resize_unless_pinned(mm: MemoryMappedFile) -> None:
+    try:
+        await mm.resize_async(64 * PAGE)
+    except ResizeFailedError as error:  # a concurrent view pinned the mapping: allowed
+        assert isinstance(error, BufferError)
+
+
 async def test_cancellation_at_random_points_leaks_nothing(path: Path) -> None:
     async with aio.create_rw(path, 64 * PAGE) as mm:
         for i in range(50):
@@ -81,10 +88,14 @@ async def test_cancellation_at_random_points_leaks_nothing(path: Path) -> None:
                 async with anyio.create_task_group() as group:
                     for k in range(8):
                         group.start_soon(mm.update_region_async, k * PAGE, b"%02d" % i)
+                        group.start_soon(mm.read_bytes_async, (32 + k) * PAGE, PAGE)
                     group.start_soon(mm.flush_range_async, 0, PAGE)
                     group.start_soon(mm.touch_pages_async)
+                    group.start_soon(mm.as_slice_async, 40 * PAGE, 8 * PAGE)
+                    group.start_soon(resize_unless_pinned, mm)
         await mm.flush_async()
-        assert mm.pending_bytes == 0
+        assert mm.pending_bytes == 0 and len(mm) == 64 * PAGE
         for k in range(8):
             assert mm.read_bytes(k * PAGE, 2).isdigit()
+        assert mm._page_batch is None or not mm._page_batch.serving
     assert _timer_threads() == []
