@@ -36,7 +36,8 @@ else:
                 tg.start_soon(mm.update_region_async, i * 4096, b"task %02d" % i)
         return mm
     options = {{"use_uvloop": True}} if backend == "uvloop" else {{}}
-    mm = anyio.run(main, backend="trio" if backend == "trio" else "asyncio", backend_options=options)
+    name = "trio" if backend == "trio" else "asyncio"
+    mm = anyio.run(main, backend=name, backend_options=options)
 print("ready", dirty_kib(mm.address), mm.pending_bytes, flush=True)
 time.sleep(60)
 """
