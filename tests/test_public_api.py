@@ -16,7 +16,7 @@ CONTRACT_NAMES = {
     "InvalidModeError", "FlushFailedError", "ResizeFailedError", "AdviceFailedError",
     "LockFailedError", "UnlockFailedError", "MisalignedError", "WatchFailedError",
     "create_mmap", "load_mmap", "update_region", "flush", "copy_mmap", "delete_mmap",
-    "page_size", "align_up", "aio",
+    "page_size", "align_up", "aio", "ChangeEvent", "ChangeKind",
 }  # fmt: skip
 
 MAPPING_METHODS = {

@@ -8,6 +8,8 @@ from . import aio as aio
 from . import sync as sync
 from ._core._anon import AnonymousMmap as AnonymousMmap
 from ._core._builder import MmapBuilder as MmapBuilder
+from ._core._changes import ChangeEvent as ChangeEvent
+from ._core._enums import ChangeKind as ChangeKind
 from ._core._enums import MmapAdvice as MmapAdvice
 from ._core._enums import MmapMode as MmapMode
 from ._core._enums import TouchHint as TouchHint
@@ -40,6 +42,8 @@ __version__ = "0.1.0"
 __all__ = (
     "AdviceFailedError",
     "AnonymousMmap",
+    "ChangeEvent",
+    "ChangeKind",
     "FlushFailedError",
     "FlushPolicy",
     "InvalidModeError",
