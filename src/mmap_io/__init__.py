@@ -29,6 +29,7 @@ from ._core._segment import Segment as Segment
 from ._core._segment import SegmentMut as SegmentMut
 from ._core._utils import align_up as align_up
 from ._core._utils import page_size as page_size
+from ._core._watch import WatchHandle as WatchHandle
 from ._file import MemoryMappedFile as MemoryMappedFile
 from ._file import update_region as update_region
 from .sync import copy_mmap as copy_mmap
@@ -62,6 +63,7 @@ __all__ = (
     "TouchHint",
     "UnlockFailedError",
     "WatchFailedError",
+    "WatchHandle",
     "aio",
     "align_up",
     "copy_mmap",

@@ -11,7 +11,7 @@ import itertools
 import mmap
 import os
 import pathlib
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .. import _pairs
 from . import _os
@@ -35,6 +35,9 @@ from ._region import Region
 from ._timer import FlushTimer
 from ._utils import page_span
 
+if TYPE_CHECKING:
+    from ._watch import FileWatch
+
 _PAGE = mmap.PAGESIZE
 
 
@@ -56,6 +59,7 @@ class Mapping(Region):
         "_syncs_done",
         "_timer",
         "_timer_task",
+        "_watchers",
     )
 
     def __init__(
@@ -88,6 +92,7 @@ class Mapping(Region):
         self._flush_lock_async = _pairs.AsyncLock()
         self._timer: FlushTimer | None = None
         self._timer_task: Any = None
+        self._watchers: list[FileWatch] = []  # running watches; close() stops them
         try:
             size = os.fstat(self._fileno).st_size
             if size == 0:
@@ -379,6 +384,8 @@ class Mapping(Region):
                 self._recover_from_failed_resize(old)
                 raise os_error(ResizeFailedError, error, self._path) from None
             self._attach(mm)
+            for watcher in self._watchers:
+                watcher.note_own_change()
 
     def _recover_from_failed_resize(self, old: int) -> None:
         """Put file and mapping back to the old size so no page lies past the end of file."""
@@ -442,7 +449,11 @@ class Mapping(Region):
                 raise os_error(AdviceFailedError, error, self._path) from None
 
     def _close_now(self, keep_file: bool = False) -> None:
-        """Final flush when the policy is automatic, then unmap and close the file."""
+        """Final flush when the policy is automatic, then unmap and close the file.
+
+        Timers and watches stop after the lock is released: a watch callback or a
+        timer tick may be waiting for that lock, and both are joined here.
+        """
         with self._state:
             if self._closed:
                 return
@@ -453,8 +464,12 @@ class Mapping(Region):
             if not keep_file:
                 self._file.close()
             timer, self._timer = self._timer, None
+            watchers = tuple(self._watchers)
+            self._watchers.clear()
         if timer is not None:
             timer.stop()
+        for watcher in watchers:
+            watcher.stop()
 
     def _unmap_now(self) -> File:
         """Close the mapping but hand its open file back."""
