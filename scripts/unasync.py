@@ -40,12 +40,19 @@ TREES = [
     (
         ROOT / "src" / "mmap_io" / "aio",
         ROOT / "src" / "mmap_io" / "sync",
-        {"_native.py": "async with, the flush timer task and cold-page reads need a loop"},
+        {
+            "_native.py": "async with, the flush timer task and cold-page reads need a loop",
+            "_watch.py": "the async iterator of watch events; the sync form is a callback "
+            "thread in _core/_watch.py, and both deliver the one dispatch loop's batches",
+        },
     ),
     (
         ROOT / "tests" / "aio",
         ROOT / "tests" / "sync",
-        {"test_native.py": "tests the async-only module"},
+        {
+            "test_native.py": "tests the async-only module",
+            "test_watch.py": "tests the async-only watch stream (callbacks: tests/_core)",
+        },
     ),
 ]
 

@@ -27,7 +27,7 @@ MAPPING_METHODS = {
     "flush", "flush_range", "resize", "touch_pages", "touch_pages_range", "prefetch_range",
     "advise", "chunks", "pages", "chunks_owned", "pages_owned", "chunks_mut",
     "update_region_async", "flush_async", "flush_range_async", "resize_async",
-    "touch_pages_async", "read_into_async", "watch",
+    "touch_pages_async", "read_into_async", "watch", "watch_async",
 }  # fmt: skip
 
 AIO_NAMES = {

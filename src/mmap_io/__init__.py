@@ -32,6 +32,7 @@ from ._core._utils import page_size as page_size
 from ._core._watch import WatchHandle as WatchHandle
 from ._file import MemoryMappedFile as MemoryMappedFile
 from ._file import update_region as update_region
+from .aio._watch import WatchStream as WatchStream
 from .sync import copy_mmap as copy_mmap
 from .sync import create_mmap as create_mmap
 from .sync import delete_mmap as delete_mmap
@@ -64,6 +65,7 @@ __all__ = (
     "UnlockFailedError",
     "WatchFailedError",
     "WatchHandle",
+    "WatchStream",
     "aio",
     "align_up",
     "copy_mmap",

@@ -334,10 +334,11 @@ import sys
 sys.modules["watchfiles"] = None  # as if the extra were not installed
 from mmap_io import MemoryMappedFile, WatchFailedError
 mm = MemoryMappedFile.create_rw(sys.argv[1], 4096)
-try:
-    mm.watch(print)
-except WatchFailedError as error:
-    print(error)
+for start in (lambda: mm.watch(print), mm.watch_async):
+    try:
+        start()
+    except WatchFailedError as error:
+        print(error)
 """
 
 
@@ -346,7 +347,7 @@ def test_a_missing_watchfiles_names_the_install_command(path: Path) -> None:
         [sys.executable, "-c", _NO_EXTRA, str(path)], capture_output=True, text=True, check=True
     )
     lines = out.stdout.splitlines()
-    assert len(lines) == 1 and all("pip install 'mmap-io[watch]'" in line for line in lines)
+    assert len(lines) == 2 and all("pip install 'mmap-io[watch]'" in line for line in lines)
 
 
 _NO_DESCRIPTORS = """
