@@ -384,7 +384,7 @@ class Mapping(Region):
                 self._recover_from_failed_resize(old)
                 raise os_error(ResizeFailedError, error, self._path) from None
             self._attach(mm)
-            for watcher in self._watchers:
+            for watcher in tuple(self._watchers):  # a watch may leave the list meanwhile
                 watcher.note_own_change()
 
     def _recover_from_failed_resize(self, old: int) -> None:

@@ -381,7 +381,8 @@ class WatchOps(Mapping):
         Args:
             callback: Called with a ChangeEvent; an exception it raises is shown via
                 threading.excepthook and the watch goes on.
-            poll_interval: Seconds between polls, or None to rely on the OS alone.
+            poll_interval: Seconds between polls, or None to rely on the OS alone;
+                intervals below the 5 ms step of the OS watch act as 5 ms.
             poll_range: The bytes to compare at each poll (needs poll_interval).
 
         Returns:
