@@ -47,6 +47,8 @@ TREES = [
         {
             "_native.py": "async with and the flush timer task need a loop",
             "_residency.py": "sync code faults pages in on the calling thread",
+            "_watch.py": "the async iterator of watch events; the sync form is a callback "
+            "thread in _core/_watch.py, and both deliver the one dispatch loop's batches",
         },
     ),
     (
@@ -55,6 +57,7 @@ TREES = [
         {
             "test_native.py": "tests an async-only module",
             "test_residency.py": "tests an async-only module",
+            "test_watch.py": "tests the async-only watch stream (callbacks: tests/_core)",
         },
     ),
 ]

@@ -16,7 +16,7 @@ CONTRACT_NAMES = {
     "InvalidModeError", "FlushFailedError", "ResizeFailedError", "AdviceFailedError",
     "LockFailedError", "UnlockFailedError", "MisalignedError", "WatchFailedError",
     "create_mmap", "load_mmap", "update_region", "flush", "copy_mmap", "delete_mmap",
-    "page_size", "align_up", "aio",
+    "page_size", "align_up", "aio", "ChangeEvent", "ChangeKind", "WatchHandle",
 }  # fmt: skip
 
 MAPPING_METHODS = {
@@ -27,7 +27,7 @@ MAPPING_METHODS = {
     "flush", "flush_range", "resize", "touch_pages", "touch_pages_range", "prefetch_range",
     "advise", "chunks", "pages", "chunks_owned", "pages_owned", "chunks_mut",
     "update_region_async", "flush_async", "flush_range_async", "resize_async",
-    "touch_pages_async", "read_into_async",
+    "touch_pages_async", "read_into_async", "watch", "watch_async",
 }  # fmt: skip
 
 AIO_NAMES = {

@@ -8,6 +8,8 @@ from . import aio as aio
 from . import sync as sync
 from ._core._anon import AnonymousMmap as AnonymousMmap
 from ._core._builder import MmapBuilder as MmapBuilder
+from ._core._changes import ChangeEvent as ChangeEvent
+from ._core._enums import ChangeKind as ChangeKind
 from ._core._enums import MmapAdvice as MmapAdvice
 from ._core._enums import MmapMode as MmapMode
 from ._core._enums import TouchHint as TouchHint
@@ -27,8 +29,10 @@ from ._core._segment import Segment as Segment
 from ._core._segment import SegmentMut as SegmentMut
 from ._core._utils import align_up as align_up
 from ._core._utils import page_size as page_size
+from ._core._watch import WatchHandle as WatchHandle
 from ._file import MemoryMappedFile as MemoryMappedFile
 from ._file import update_region as update_region
+from .aio._watch import WatchStream as WatchStream
 from .sync import copy_mmap as copy_mmap
 from .sync import create_mmap as create_mmap
 from .sync import delete_mmap as delete_mmap
@@ -40,6 +44,8 @@ __version__ = "0.1.0"
 __all__ = (
     "AdviceFailedError",
     "AnonymousMmap",
+    "ChangeEvent",
+    "ChangeKind",
     "FlushFailedError",
     "FlushPolicy",
     "InvalidModeError",
@@ -58,6 +64,8 @@ __all__ = (
     "TouchHint",
     "UnlockFailedError",
     "WatchFailedError",
+    "WatchHandle",
+    "WatchStream",
     "aio",
     "align_up",
     "copy_mmap",

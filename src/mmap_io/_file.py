@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import Any, final
 
+from ._core._watch import WatchOps
 from .aio._commit import AsyncGroupCommit
 from .aio._file import AsyncFileOps
 from .aio._native import AsyncNative
+from .aio._watch import AsyncWatchOps
 from .sync._commit import GroupCommit
 from .sync._file import FileOps
 
 
 @final
-class MemoryMappedFile(FileOps, AsyncFileOps, AsyncNative):
+class MemoryMappedFile(FileOps, AsyncFileOps, AsyncNative, WatchOps, AsyncWatchOps):
     """A file mapped into memory: zero-copy views, bounds-checked reads and writes,
     durable flushes, and an async form of every call that can wait for the disk.
 
     Make one with a classmethod (`create_rw`, `open_ro`, `open_rw`, `open_cow`,
     `open_or_create`, `from_file`, `builder`) or, from async code, with the functions
-    of `mmap_io.aio`. Close it with `close()`, `with` or `async with`.
+    of `mmap_io.aio`. Close it with `close()`, `with` or `async with`. Watch it for
+    changes made by others with `watch(callback)` or `async for e in watch_async()`.
 
     Many threads may share one mapping: reads and writes need no lock of yours, and
     `close()` or `resize()` refuse (with a BufferError-flavoured MmapIoError) while any

@@ -1,4 +1,4 @@
-"""The small enumerations of the public API: modes, touch hints and access advice."""
+"""The small enumerations of the public API: modes, hints, advice and change kinds."""
 
 from __future__ import annotations
 
@@ -39,3 +39,15 @@ class MmapAdvice(enum.Enum):
     SEQUENTIAL = "sequential"
     WILL_NEED = "will-need"
     DONT_NEED = "dont-need"
+
+
+@final
+class ChangeKind(enum.Enum):
+    """What a file watch saw happen to the mapped file."""
+
+    MODIFIED = "modified"
+    """The file's bytes or its size changed."""
+    METADATA = "metadata"
+    """Only its attributes changed (permissions, owner, link count, timestamps)."""
+    REMOVED = "removed"
+    """Its path no longer leads to the mapped file: deleted, renamed away or replaced."""

@@ -12,7 +12,7 @@ import ctypes
 import mmap
 import os
 import pathlib
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from . import _os
 from ._address import buffer_address
@@ -44,6 +44,9 @@ from ._region import Region
 from ._timer import FlushTimer
 from ._utils import page_span
 
+if TYPE_CHECKING:
+    from ._watch import FileWatch
+
 _PAGE = mmap.PAGESIZE
 # mincore(2) sets bit 0 of a page's byte when the page is resident.
 _RESIDENT = bytes(b for b in range(256) if b & 1)
@@ -66,6 +69,7 @@ class Mapping(Region):
         "_sync_count",
         "_timer",
         "_timer_task",
+        "_watchers",
     )
 
     def __init__(
@@ -96,6 +100,7 @@ class Mapping(Region):
         self._timer: FlushTimer | None = None
         self._timer_task: Any = None
         self._page_batch: Any = None  # cold async reads waiting for a worker (aio/_residency)
+        self._watchers: list[FileWatch] = []  # running watches; close() stops them
         try:
             size = os.fstat(self._fileno).st_size
             if size == 0:
@@ -387,6 +392,8 @@ class Mapping(Region):
                 self._recover_from_failed_resize(old)
                 raise os_error(ResizeFailedError, error, self._path) from None
             self._attach(mm)
+            for watcher in tuple(self._watchers):  # a watch may leave the list meanwhile
+                watcher.note_own_change()
 
     def _recover_from_failed_resize(self, old: int) -> None:
         """Put file and mapping back to the old size so no page lies past the end of file."""
@@ -507,7 +514,11 @@ class Mapping(Region):
         self._count_write(n)
 
     def _close_now(self, keep_file: bool = False) -> None:
-        """Final flush when the policy is automatic, then unmap and close the file."""
+        """Final flush when the policy is automatic, then unmap and close the file.
+
+        Timers and watches stop after the lock is released: a watch callback or a
+        timer tick may be waiting for that lock, and both are joined here.
+        """
         with self._state:
             if self._closed:
                 return
@@ -518,8 +529,12 @@ class Mapping(Region):
             if not keep_file:
                 self._file.close()
             timer, self._timer = self._timer, None
+            watchers = tuple(self._watchers)
+            self._watchers.clear()
         if timer is not None:
             timer.stop()
+        for watcher in watchers:
+            watcher.stop()
 
     def _unmap_now(self) -> File:
         """Close the mapping but hand its open file back."""

@@ -1,0 +1,160 @@
+"""The async watch stream on asyncio, uvloop and trio: events, its end, and its release."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import anyio
+import pytest
+
+from mmap_io import ChangeEvent, ChangeKind, MemoryMappedFile, WatchFailedError, WatchStream
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(sys.platform == "win32", reason="deletes files while mapped"),
+]
+PAGE = 4096
+DEADLINE = 3.0  # generous: events normally arrive within 10 ms
+
+
+def _released(mm: MemoryMappedFile) -> bool:
+    no_threads = not [t for t in threading.enumerate() if t.name == "mmap_io-watch"]
+    return mm._watchers == [] and no_threads
+
+
+async def _next(stream: WatchStream) -> ChangeEvent:
+    with anyio.fail_after(DEADLINE):
+        return await stream.__anext__()
+
+
+async def test_a_write_from_another_process_arrives(path: Path) -> None:
+    path.write_bytes(bytes(4 * PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        async with mm.watch_async() as events:
+            code = "import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
+            code += "os.write(fd, b'from afar'); os.fsync(fd)"
+            await anyio.run_process([sys.executable, "-c", code, str(path)])
+            event = await _next(events)
+            assert event.kind is ChangeKind.MODIFIED and event.file_size == 4 * PAGE
+        assert _released(mm)
+        assert mm.read_bytes(0, 9) == b"from afar"
+
+
+async def test_size_changes_carry_their_region(path: Path) -> None:
+    path.write_bytes(bytes(4 * PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        events = mm.watch_async()
+        os.truncate(path, PAGE)
+        shrink = await _next(events)
+        assert (shrink.offset, shrink.length, shrink.mapping_exceeds_file) == (PAGE, 3 * PAGE, True)
+        os.truncate(path, 4 * PAGE)
+        grow = await _next(events)
+        assert (grow.offset, grow.length, grow.mapping_exceeds_file) == (PAGE, 3 * PAGE, False)
+        await events.aclose()
+        await events.aclose()  # twice is fine
+        with pytest.raises(StopAsyncIteration):
+            await events.__anext__()
+
+
+async def test_deleting_the_file_ends_the_stream_after_removed(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        events = mm.watch_async()
+        os.remove(path)
+        seen = []
+        with anyio.fail_after(DEADLINE):
+            async for event in events:
+                seen.append(event.kind)
+        assert seen[-1] is ChangeKind.REMOVED and ChangeKind.MODIFIED not in seen
+        assert _released(mm)
+        assert mm.read_bytes(0, 4) == bytes(4)  # still mapped, still readable
+
+
+async def test_an_editor_style_replace_is_reported(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        events = mm.watch_async()
+        swap = path.with_name("data.bin~")
+        swap.write_bytes(b"edited")
+        os.replace(swap, path)
+        assert (await _next(events)).kind is ChangeKind.REMOVED
+        with pytest.raises(StopAsyncIteration):
+            await _next(events)
+
+
+async def test_cancellation_releases_the_watch(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        with anyio.move_on_after(0.05) as scope:
+            async for _ in mm.watch_async():
+                pytest.fail("nothing changed")
+        assert scope.cancelled_caught
+        assert _released(mm)
+
+
+async def test_break_releases_the_watch(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        stream = mm.watch_async()
+        os.chmod(path, 0o600)
+        with anyio.fail_after(DEADLINE):
+            async for event in stream:
+                assert event.kind is ChangeKind.METADATA
+                break
+        del stream  # what leaving a bare `async for ... mm.watch_async()` does
+        assert _released(mm)
+
+
+async def test_closing_the_mapping_ends_a_waiting_stream(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    mm = MemoryMappedFile.open_ro(path)
+    ended = anyio.Event()
+
+    async def consume() -> None:
+        async for _ in mm.watch_async():
+            pass
+        ended.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(consume)
+        await anyio.sleep(0.02)  # let it start waiting
+        await mm.aclose()
+        with anyio.fail_after(DEADLINE):
+            await ended.wait()
+    assert _released(mm)
+
+
+async def test_streams_and_callbacks_all_fire_for_one_change(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        heard = threading.Event()
+        with mm.watch(lambda event: heard.set()):
+            first, second = mm.watch_async(), mm.watch_async()
+            os.truncate(path, 2 * PAGE)
+            assert (await _next(first)).offset == PAGE
+            assert (await _next(second)).offset == PAGE
+            assert heard.wait(DEADLINE)
+        await first.aclose()
+        await second.aclose()
+        assert _released(mm)
+
+
+async def test_polling_in_a_stream_sees_another_mappings_writes(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    with MemoryMappedFile.open_ro(path) as mm, MemoryMappedFile.open_rw(path) as writer:
+        async with mm.watch_async(poll_interval=0.005, poll_range=(64, 8)) as events:
+            writer.update_region(64, (1).to_bytes(8, "little"))
+            event = await _next(events)
+            assert (event.kind, event.offset, event.length) == (ChangeKind.MODIFIED, 64, 1)
+
+
+async def test_start_failures_raise_at_the_call(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        os.remove(path)
+        with pytest.raises(WatchFailedError):
+            mm.watch_async()
+        assert _released(mm)
