@@ -8,7 +8,6 @@ GIL, so a slow msync in a worker thread would still stall the event loop).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 import threading
@@ -26,7 +25,9 @@ ADVICE = {
     MmapAdvice.DONT_NEED: 4,
 }
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# dlopen(NULL): the C library is already loaded into the interpreter, so there is no
+# need for ctypes.util.find_library, which runs a subprocess (ldconfig) on Linux.
+_libc = ctypes.CDLL(None, use_errno=True)
 
 _msync = _libc.msync
 _msync.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
