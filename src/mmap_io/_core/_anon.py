@@ -15,8 +15,8 @@ class AnonymousMmap(Region):
     """Zero-filled memory mapped without a file: scratch space shared by threads, and by
     child processes forked after it was made.
 
-    It reads, writes and hands out views like `MemoryMappedFile`, but has no path, no
-    file descriptor, no flush and no resize.
+    It reads, writes and hands out views (atomic ones included) like
+    `MemoryMappedFile`, but has no path, no file descriptor, no flush and no resize.
 
     Args:
         size: Bytes to map, at least 1.
@@ -33,6 +33,7 @@ class AnonymousMmap(Region):
     """
 
     __slots__ = ()
+    _COUNTS_WRITES = False  # nothing is ever flushed, so atomic writes are not tracked
 
     def __init__(self, size: int) -> None:
         n = check_size(size, _os.MAX_MAP_SIZE)

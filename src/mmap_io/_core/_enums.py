@@ -1,9 +1,11 @@
-"""The small enumerations of the public API: modes, touch hints and access advice."""
+"""The small enumerations of the public API: modes, touch hints, advice and orderings."""
 
 from __future__ import annotations
 
 import enum
 from typing import final
+
+import atomicshm
 
 
 @final
@@ -39,3 +41,23 @@ class MmapAdvice(enum.Enum):
     SEQUENTIAL = "sequential"
     WILL_NEED = "will-need"
     DONT_NEED = "dont-need"
+
+
+@final
+class Ordering(enum.IntEnum):
+    """Memory ordering of an atomic operation, with the meanings of C11 and Rust.
+
+    An IntEnum whose values are atomicshm's own constants, so a member is handed to
+    the native call as it is, at no cost.
+    """
+
+    RELAXED = atomicshm.RELAXED
+    """Atomic, but orders no other memory access."""
+    ACQUIRE = atomicshm.ACQUIRE
+    """Reads and writes after this load stay after it."""
+    RELEASE = atomicshm.RELEASE
+    """Reads and writes before this store stay before it."""
+    ACQ_REL = atomicshm.ACQ_REL
+    """ACQUIRE and RELEASE, for read-modify-write operations."""
+    SEQ_CST = atomicshm.SEQ_CST
+    """ACQ_REL plus one total order of all SEQ_CST operations (the default)."""

@@ -267,9 +267,10 @@ class Mapping(Region):
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes written since the last flush (released mutable views included)."""
+        """Bytes written since the last flush (released mutable views and atomic writes
+        included; an atomic cell counts its width once per flush)."""
         with self._state:
-            if self._mut_views and not self._closed:
+            if (self._mut_views or self._atomic_views) and not self._closed:
                 self._settle_views()
                 self._maybe_flush()
             return self._pending
@@ -314,7 +315,7 @@ class Mapping(Region):
             self._flush_now()
 
     def _flush_if_pending(self) -> None:
-        if self._pending or self._mut_views:
+        if self._has_pending():
             self._flush_now()
 
     # -- blocking work -------------------------------------------------------------
@@ -330,6 +331,7 @@ class Mapping(Region):
                 self._sync(0, len(self._mm))
                 self._sync_count += 1
             self._pending -= taken
+            self._written_cells.clear()  # atomic cells written from now on count again
 
     def _flush_range_now(self, offset: int, length: int) -> None:
         with self._state:
@@ -440,6 +442,14 @@ class Mapping(Region):
                 _os.advise(self._address + start, span, advice)
             except OSError as error:
                 raise os_error(AdviceFailedError, error, self._path) from None
+
+    def _check_atomic_mode(self) -> None:
+        super()._check_atomic_mode()
+        if self._mode is MmapMode.COPY_ON_WRITE:
+            raise InvalidModeError(
+                "atomic views need a read-write mapping: copy-on-write pages are private, "
+                "so no other process could see the writes"
+            )
 
     def _close_now(self, keep_file: bool = False) -> None:
         """Final flush when the policy is automatic, then unmap and close the file."""

@@ -24,6 +24,7 @@ from typing import Any, Self
 
 from ._address import buffer_address
 from ._args import OFFSET_LIMIT, as_index, byte_view, check_range, writable_byte_view
+from ._atomic_access import AtomicAccess
 from ._errors import InvalidModeError, MmapIoError, busy_error, closed_error, value_error
 from ._policy import NEVER_TRIPS
 
@@ -37,8 +38,8 @@ _SETTLE_AT = 64
 Buffer = Any  # anything with the buffer protocol (collections.abc.Buffer is 3.12+)
 
 
-class Region:
-    """The bytes of one mapping and the views into them."""
+class Region(AtomicAccess):
+    """The bytes of one mapping and the views into them (atomic views from AtomicAccess)."""
 
     __slots__ = (
         "__weakref__",
@@ -55,6 +56,7 @@ class Region:
     )
 
     def __init__(self, mm: mmap.mmap) -> None:
+        super().__init__()
         self._state = threading.RLock()
         self._closed = False
         self._pending = 0
@@ -350,9 +352,23 @@ class Region:
                     continue
                 except ValueError:
                     pass
-            self._pending += length
-            self._writes += 1
+            self._note_write(length)
         self._mut_views.extend(live)
+        if self._atomic_views:
+            self._settle_atomics()
+
+    def _has_pending(self) -> bool:
+        """Settle the views, then say whether any write awaits a flush."""
+        with self._state:
+            if self._closed:
+                return False
+            self._settle_views()
+            return self._pending > 0
+
+    def _note_write(self, n: int) -> None:
+        """Count one write of `n` bytes without consulting the policy (callers do, later)."""
+        self._pending += n
+        self._writes += 1
 
     def _count_write(self, n: int) -> None:
         """Account one accepted write of `n` bytes and let the policy react."""
