@@ -7,6 +7,7 @@ directly. That is why the blocking work has names ending in `_now`.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import mmap
 import os
@@ -22,8 +23,10 @@ from ._errors import (
     AdviceFailedError,
     FlushFailedError,
     InvalidModeError,
+    LockFailedError,
     MmapIoError,
     ResizeFailedError,
+    UnlockFailedError,
     busy_error,
     os_error,
     type_error,
@@ -443,6 +446,31 @@ class Mapping(Region):
             except OSError as error:
                 raise os_error(AdviceFailedError, error, self._path) from None
 
+    def _lock_now(self, offset: object, length: object, lock: bool) -> None:
+        """mlock (or munlock) the pages under a range.
+
+        mlock faults every page in first, so this can wait for the disk.
+        """
+        with self._state:
+            self._check_open()
+            off, n = check_range(offset, length, len(self._mm))
+            if n == 0:
+                return
+            start, span = page_span(off, n)
+            try:
+                if lock:
+                    _os.lock_pages(self._address + start, span)
+                else:
+                    _os.unlock_pages(self._address + start, span)
+            except OSError as error:
+                kind = LockFailedError if lock else UnlockFailedError
+                raise os_error(kind, _with_lock_hint(error), self._path) from None
+
+    def _lock_all_now(self, lock: bool) -> None:
+        with self._state:  # the length read and the lock agree even if a resize races
+            self._check_open()
+            self._lock_now(0, len(self._mm), lock)
+
     def _check_atomic_mode(self) -> None:
         super()._check_atomic_mode()
         if self._mode is MmapMode.COPY_ON_WRITE:
@@ -487,3 +515,14 @@ def _check_options(
         raise type_error(f"touch_hint must be a TouchHint, not {type(touch_hint).__name__}")
     if not isinstance(huge_pages, bool):
         raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
+
+
+def _with_lock_hint(error: OSError) -> OSError:
+    """The OS's reason for a refused mlock, plus what usually fixes it."""
+    if error.errno in (errno.ENOMEM, errno.EPERM, errno.EAGAIN):
+        return OSError(
+            error.errno,
+            f"{error.strerror} (locked memory is capped by RLIMIT_MEMLOCK, see `ulimit -l`, "
+            "unless the process has CAP_IPC_LOCK)",
+        )
+    return error
