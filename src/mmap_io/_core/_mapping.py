@@ -104,6 +104,8 @@ class Mapping(Region):
             file.close()
             raise
         super().__init__(mm)
+        if huge_pages:
+            self._advise_huge_pages()
         if mode is MmapMode.READ_WRITE:
             self._threshold = flush_policy.byte_threshold
         if touch_hint is TouchHint.EAGER:
@@ -384,6 +386,8 @@ class Mapping(Region):
                 self._recover_from_failed_resize(old)
                 raise os_error(ResizeFailedError, error, self._path) from None
             self._attach(mm)
+            if self._huge_pages:
+                self._advise_huge_pages()
 
     def _recover_from_failed_resize(self, old: int) -> None:
         """Put file and mapping back to the old size so no page lies past the end of file."""

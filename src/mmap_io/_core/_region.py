@@ -15,6 +15,7 @@ precisely what was wrong. try blocks cost nothing on 3.11+ until they catch.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import struct
 import threading
@@ -22,6 +23,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Self
 
+from . import _os
 from ._address import buffer_address
 from ._args import OFFSET_LIMIT, as_index, byte_view, check_range, writable_byte_view
 from ._atomic_access import AtomicAccess
@@ -134,6 +136,36 @@ class Region(AtomicAccess):
     def _check_open(self) -> None:
         if self._closed:
             raise closed_error()
+
+    def is_hugepage_backed(self) -> bool | None:
+        """Whether huge pages back any part of the mapping right now.
+
+        Read from /proc/self/smaps on Linux: transparent huge pages (anonymous, shmem
+        or page cache) and hugetlbfs pages all count. The kernel may promote or split
+        pages at any time, so this is a snapshot.
+
+        Returns:
+            True or False, or None where the platform cannot tell (not Linux, or
+            /proc unreadable).
+
+        Raises:
+            MmapIoError: The mapping is closed (also a ValueError).
+
+        Example:
+            >>> mm.is_hugepage_backed() in (True, False, None)
+            True
+        """
+        with self._state:
+            self._check_open()
+            try:
+                return _os.hugepage_backed(self._address, len(self._mm))
+            except OSError:
+                return None
+
+    def _advise_huge_pages(self) -> None:
+        """Ask for transparent huge pages over the whole mapping; a refusal is ignored."""
+        with contextlib.suppress(OSError):  # kernels without THP answer EINVAL: fine
+            _os.advise_hugepages(self._address, len(self._mm))
 
     def _check_writable(self) -> None:
         if self._closed:
