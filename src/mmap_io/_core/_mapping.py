@@ -398,14 +398,22 @@ class Mapping(Region):
         size = os.fstat(self._fileno).st_size
         self._attach(_os.map_file(self._fileno, size, self._mode))
 
+    def _pages(self, offset: object, length: object) -> tuple[int, int] | None:
+        """The page-aligned (start, span) under a checked range; None if it is empty.
+
+        For the calls that act on whole pages (state lock held).
+        """
+        self._check_open()
+        off, n = check_range(offset, length, len(self._mm))
+        return page_span(off, n) if n else None
+
     def _touch_now(self, offset: int, length: int) -> None:
         """Fault pages in: one MADV_POPULATE_READ where the kernel has it, else a read per page."""
         with self._state:
-            self._check_open()
-            off, n = check_range(offset, length, len(self._mm))
-            if n == 0:
+            pages = self._pages(offset, length)
+            if pages is None:
                 return
-            start, span = page_span(off, n)
+            start, span = pages
             try:
                 if _os.populate_read(self._address + start, span):
                     return
@@ -440,11 +448,10 @@ class Mapping(Region):
         if not isinstance(advice, MmapAdvice):
             raise type_error(f"advice must be an MmapAdvice, not {type(advice).__name__}")
         with self._state:
-            self._check_open()
-            off, n = check_range(offset, length, len(self._mm))
-            if n == 0:
+            pages = self._pages(offset, length)
+            if pages is None:
                 return
-            start, span = page_span(off, n)
+            start, span = pages
             try:
                 _os.advise(self._address + start, span, advice)
             except OSError as error:
@@ -456,11 +463,10 @@ class Mapping(Region):
         mlock faults every page in first, so this can wait for the disk.
         """
         with self._state:
-            self._check_open()
-            off, n = check_range(offset, length, len(self._mm))
-            if n == 0:
+            pages = self._pages(offset, length)
+            if pages is None:
                 return
-            start, span = page_span(off, n)
+            start, span = pages
             try:
                 if lock:
                     _os.lock_pages(self._address + start, span)
