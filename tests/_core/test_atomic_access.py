@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,19 @@ def test_the_flush_policy_sees_atomic_writes(path: Path) -> None:
         cells[1].store(1)
         assert mm.pending_bytes == 0 and mm.sync_count == 1  # reached 16: flushed
         cells.release()
+
+
+def test_the_flush_timer_flushes_atomic_writes_but_not_clean_views(path: Path) -> None:
+    policy = FlushPolicy.every_millis(5)
+    mm = MemoryMappedFile.create_rw(path, SIZE, flush_policy=policy)
+    with mm, mm.atomic_u64(0) as counter:
+        time.sleep(0.05)
+        assert mm.sync_count == 0  # a live view that wrote nothing gives it no work
+        counter.fetch_add(1)
+        deadline = time.monotonic() + 5
+        while mm.sync_count == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)  # not pending_bytes: reading it would settle the view
+        assert mm.sync_count >= 1 and mm.pending_bytes == 0
 
 
 def test_many_views_keep_the_registry_small(mm: MemoryMappedFile) -> None:

@@ -157,6 +157,14 @@ class AtomicAccess:
                 view._hand_in()
         self._atomic_views = live
 
+    def _atomics_written(self) -> bool:
+        """Whether a live view wrote since it was last settled (lock-free: a snapshot)."""
+        for ref in tuple(self._atomic_views):  # a copy: settling may swap the list
+            view = ref()
+            if view is not None and view._dirty:
+                return True
+        return False
+
     def _atomic_written(self, offset: int, width: int) -> None:
         """Count a written cell, once until the next flush; the policy reacts at the next settle.
 

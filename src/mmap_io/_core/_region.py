@@ -390,12 +390,11 @@ class Region(AtomicAccess):
             self._settle_atomics()
 
     def _has_pending(self) -> bool:
-        """Settle the views, then say whether any write awaits a flush."""
-        with self._state:
-            if self._closed:
-                return False
-            self._settle_views()
-            return self._pending > 0
+        """Whether a write may await a flush: counted bytes, mutable views, written atomics.
+
+        Takes no lock, so the event loop can ask without waiting behind an msync.
+        """
+        return bool(self._pending or self._mut_views or self._atomics_written())
 
     def _note_write(self, n: int) -> None:
         """Count one write of `n` bytes without consulting the policy (callers do, later)."""
