@@ -9,7 +9,7 @@ import atomicshm
 
 from ._args import as_index
 from ._enums import Ordering
-from ._errors import MmapIoError, combined, type_error, value_error
+from ._errors import overflow_error, released_error, type_error, value_error
 
 if TYPE_CHECKING:
     from ._atomic_access import AtomicAccess
@@ -405,16 +405,6 @@ class AtomicSliceView(Sequence[AtomicView]):
 
     def __repr__(self) -> str:
         return f"<AtomicSliceView {self._count} x u{8 * self._width} at offset {self._offset}>"
-
-
-def overflow_error(message: str) -> MmapIoError:
-    """A value that does not fit its cell: also `OverflowError`."""
-    return combined(MmapIoError, OverflowError)(message)
-
-
-def released_error() -> MmapIoError:
-    """Use of a released atomic view: also `ValueError`, as for a closed mapping."""
-    return combined(MmapIoError, ValueError)("operation on a released atomic view")
 
 
 AtomicView.__module__ = "mmap_io"
