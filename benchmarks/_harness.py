@@ -13,14 +13,19 @@ from collections.abc import Mapping
 
 
 def best_ns(
-    cases: Mapping[str, str], env: dict[str, object], number: int, rounds: int
+    cases: Mapping[str, str], env: dict[str, object], number: int | Mapping[str, int], rounds: int
 ) -> dict[str, float]:
-    """Best per-call time in nanoseconds of each statement, interleaved across rounds."""
+    """Best per-call time in nanoseconds of each statement, interleaved across rounds.
+
+    `number` is the calls per timing, for every case or per case (a case thousands of
+    times slower than the others can then still share the rounds).
+    """
     timers = {name: timeit.Timer(stmt, globals=env) for name, stmt in cases.items()}
+    counts = number if isinstance(number, Mapping) else dict.fromkeys(cases, number)
     best = dict.fromkeys(cases, float("inf"))
     for _ in range(rounds):
         for name, timer in timers.items():
-            best[name] = min(best[name], timer.timeit(number) / number * 1e9)
+            best[name] = min(best[name], timer.timeit(counts[name]) / counts[name] * 1e9)
     return best
 
 

@@ -13,7 +13,13 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
 
 def test_there_are_examples() -> None:
-    assert {p.stem for p in EXAMPLES} >= {"record_store", "asset_pack", "log_scan", "range_server"}
+    assert {p.stem for p in EXAMPLES} >= {
+        "record_store",
+        "asset_pack",
+        "log_scan",
+        "range_server",
+        "shared_counters",
+    }
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -16,7 +16,7 @@ CONTRACT_NAMES = {
     "InvalidModeError", "FlushFailedError", "ResizeFailedError", "AdviceFailedError",
     "LockFailedError", "UnlockFailedError", "MisalignedError", "WatchFailedError",
     "create_mmap", "load_mmap", "update_region", "flush", "copy_mmap", "delete_mmap",
-    "page_size", "align_up", "aio", "ChangeEvent", "ChangeKind", "WatchHandle",
+    "page_size", "align_up", "aio", "ChangeEvent", "ChangeKind", "WatchHandle", "Ordering",
 }  # fmt: skip
 
 MAPPING_METHODS = {
@@ -28,6 +28,9 @@ MAPPING_METHODS = {
     "advise", "chunks", "pages", "chunks_owned", "pages_owned", "chunks_mut",
     "update_region_async", "flush_async", "flush_range_async", "resize_async",
     "touch_pages_async", "read_into_async", "watch", "watch_async",
+    "is_hugepage_backed", "lock", "unlock", "lock_all",
+    "unlock_all", "lock_async", "unlock_async", "atomic_u64", "atomic_u32", "atomic_u64_slice",
+    "atomic_u32_slice",
 }  # fmt: skip
 
 AIO_NAMES = {
@@ -84,6 +87,20 @@ def test_import_does_not_load_optional_dependencies() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+ATOMIC_VIEW_METHODS = {
+    "load", "store", "swap", "compare_exchange", "fetch_add", "fetch_sub", "fetch_and",
+    "fetch_or", "fetch_xor", "release", "__enter__", "__exit__",
+}  # fmt: skip
+
+
+def test_atomic_views_have_the_contract_operations() -> None:
+    assert set(dir(mmap_io.AtomicView)) >= ATOMIC_VIEW_METHODS
+    for name in ("atomic_u64", "atomic_u32", "atomic_u64_slice", "atomic_u32_slice"):
+        assert inspect.getdoc(getattr(mmap_io.AnonymousMmap, name)), name
+    for name in ATOMIC_VIEW_METHODS - {"__enter__", "__exit__", "release"}:
+        assert "order" in inspect.signature(getattr(mmap_io.AtomicView, name)).parameters, name
 
 
 def test_package_is_typed() -> None:

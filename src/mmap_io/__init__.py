@@ -7,11 +7,14 @@ method, and `mmap_io.aio` holds the async constructors and file helpers.
 from . import aio as aio
 from . import sync as sync
 from ._core._anon import AnonymousMmap as AnonymousMmap
+from ._core._atomic import AtomicSliceView as AtomicSliceView
+from ._core._atomic import AtomicView as AtomicView
 from ._core._builder import MmapBuilder as MmapBuilder
 from ._core._changes import ChangeEvent as ChangeEvent
 from ._core._enums import ChangeKind as ChangeKind
 from ._core._enums import MmapAdvice as MmapAdvice
 from ._core._enums import MmapMode as MmapMode
+from ._core._enums import Ordering as Ordering
 from ._core._enums import TouchHint as TouchHint
 from ._core._errors import AdviceFailedError as AdviceFailedError
 from ._core._errors import FlushFailedError as FlushFailedError
@@ -44,6 +47,8 @@ __version__ = "0.1.0"
 __all__ = (
     "AdviceFailedError",
     "AnonymousMmap",
+    "AtomicSliceView",
+    "AtomicView",
     "ChangeEvent",
     "ChangeKind",
     "FlushFailedError",
@@ -57,6 +62,7 @@ __all__ = (
     "MmapIoError",
     "MmapMode",
     "MmapReader",
+    "Ordering",
     "OutOfBoundsError",
     "ResizeFailedError",
     "Segment",

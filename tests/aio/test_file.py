@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dirty_kib, gather_async, linux_only
+from conftest import dirty_kib, gather_async, linux_only, smaps_field
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,
@@ -112,6 +112,22 @@ async def test_touch_and_prefetch_keep_the_bytes(path: Path) -> None:
     with pytest.raises(OutOfBoundsError):
         await mm.touch_pages_range_async(1, len(mm))
     assert mm.read_bytes(0, len(mm)) == bytes(range(256)) * 64
+    await mm.aclose()
+
+
+@linux_only
+async def test_lock_async_keeps_pages_in_memory_until_unlocked(path: Path) -> None:
+    mm = await aio.create_rw(path, 8 * PAGE)
+    await mm.lock_async(0, 2 * PAGE)
+    assert smaps_field(mm.address, "Locked") == 2 * PAGE // 1024
+    await mm.unlock_async(0, 2 * PAGE)
+    assert smaps_field(mm.address, "Locked") == 0
+    await mm.lock_all_async()
+    assert smaps_field(mm.address, "Locked") == 8 * PAGE // 1024
+    await mm.unlock_all_async()
+    assert smaps_field(mm.address, "Locked") == 0
+    with pytest.raises(OutOfBoundsError):
+        await mm.lock_async(PAGE, 8 * PAGE)
     await mm.aclose()
 
 

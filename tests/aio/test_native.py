@@ -47,6 +47,19 @@ async def test_every_millis_runs_as_a_task_under_async_with(path: Path) -> None:
     assert mm.closed and _timer_threads() == []
 
 
+async def test_the_timer_task_flushes_atomic_writes_but_not_clean_views(path: Path) -> None:
+    policy = FlushPolicy.every_millis(5)
+    async with aio.create_rw(path, PAGE, flush_policy=policy) as mm:
+        with mm.atomic_u64(0) as counter:
+            await anyio.sleep(0.05)
+            assert mm.sync_count == 0  # a live view that wrote nothing gives it no work
+            counter.fetch_add(1)
+            with anyio.fail_after(5):
+                while mm.sync_count == 0:  # not pending_bytes: reading it would settle
+                    await anyio.sleep(0.005)
+            assert mm.pending_bytes == 0
+
+
 async def test_every_millis_task_outlives_nothing_after_aclose_inside_the_block(
     path: Path,
 ) -> None:

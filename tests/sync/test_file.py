@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import dirty_kib, gather, linux_only
+from conftest import dirty_kib, gather, linux_only, smaps_field
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,
@@ -112,6 +112,22 @@ def test_touch_and_prefetch_keep_the_bytes(path: Path) -> None:
     with pytest.raises(OutOfBoundsError):
         mm.touch_pages_range(1, len(mm))
     assert mm.read_bytes(0, len(mm)) == bytes(range(256)) * 64
+    mm.close()
+
+
+@linux_only
+def test_lock_async_keeps_pages_in_memory_until_unlocked(path: Path) -> None:
+    mm = sync.create_rw(path, 8 * PAGE)
+    mm.lock(0, 2 * PAGE)
+    assert smaps_field(mm.address, "Locked") == 2 * PAGE // 1024
+    mm.unlock(0, 2 * PAGE)
+    assert smaps_field(mm.address, "Locked") == 0
+    mm.lock_all()
+    assert smaps_field(mm.address, "Locked") == 8 * PAGE // 1024
+    mm.unlock_all()
+    assert smaps_field(mm.address, "Locked") == 0
+    with pytest.raises(OutOfBoundsError):
+        mm.lock(PAGE, 8 * PAGE)
     mm.close()
 
 

@@ -1,9 +1,11 @@
-"""The small enumerations of the public API: modes, hints, advice and change kinds."""
+"""The small enumerations of the public API: modes, hints, advice, orderings, change kinds."""
 
 from __future__ import annotations
 
 import enum
 from typing import final
+
+import atomicshm
 
 
 @final
@@ -51,3 +53,23 @@ class ChangeKind(enum.Enum):
     """Only its attributes changed (permissions, owner, link count, timestamps)."""
     REMOVED = "removed"
     """Its path no longer leads to the mapped file: deleted, renamed away or replaced."""
+
+
+@final
+class Ordering(enum.IntEnum):
+    """Memory ordering of an atomic operation, with the meanings of C11 and Rust.
+
+    An IntEnum whose values are atomicshm's own constants, so a member is handed to
+    the native call as it is, at no cost.
+    """
+
+    RELAXED = atomicshm.RELAXED
+    """Atomic, but orders no other memory access."""
+    ACQUIRE = atomicshm.ACQUIRE
+    """Reads and writes after this load stay after it."""
+    RELEASE = atomicshm.RELEASE
+    """Reads and writes before this store stay before it."""
+    ACQ_REL = atomicshm.ACQ_REL
+    """ACQUIRE and RELEASE, for read-modify-write operations."""
+    SEQ_CST = atomicshm.SEQ_CST
+    """ACQ_REL plus one total order of all SEQ_CST operations (the default)."""

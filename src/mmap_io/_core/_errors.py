@@ -137,6 +137,16 @@ def value_error(message: str) -> MmapIoError:
     return combined(MmapIoError, ValueError)(message)
 
 
+def overflow_error(message: str) -> MmapIoError:
+    """A value too large or negative for where it goes: also `OverflowError`."""
+    return combined(MmapIoError, OverflowError)(message)
+
+
+def released_error() -> MmapIoError:
+    """Use of a released atomic view: also `ValueError`, as for a closed mapping."""
+    return combined(MmapIoError, ValueError)("operation on a released atomic view")
+
+
 def closed_error() -> MmapIoError:
     """Use after close: also `ValueError`, as for closed files in the standard library."""
     return combined(MmapIoError, ValueError)("operation on a closed mapping")

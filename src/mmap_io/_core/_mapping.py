@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import mmap
 import os
 import pathlib
@@ -31,8 +32,10 @@ from ._errors import (
     AdviceFailedError,
     FlushFailedError,
     InvalidModeError,
+    LockFailedError,
     MmapIoError,
     ResizeFailedError,
+    UnlockFailedError,
     busy_error,
     os_error,
     type_error,
@@ -114,6 +117,8 @@ class Mapping(Region):
             file.close()
             raise
         super().__init__(mm)
+        if huge_pages:
+            self._advise_huge_pages()
         if mode is MmapMode.READ_WRITE:
             self._threshold = flush_policy.byte_threshold
         if touch_hint is TouchHint.EAGER:
@@ -280,9 +285,10 @@ class Mapping(Region):
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes written since the last flush (released mutable views included)."""
+        """Bytes written since the last flush (released mutable views and atomic writes
+        included; an atomic cell counts its width once per flush)."""
         with self._state:
-            if self._mut_views and not self._closed:
+            if (self._mut_views or self._atomic_views) and not self._closed:
                 self._settle_views()
                 self._maybe_flush()
             return self._pending
@@ -327,7 +333,7 @@ class Mapping(Region):
             self._flush_now()
 
     def _flush_if_pending(self) -> None:
-        if self._pending or self._mut_views:
+        if self._has_pending():
             self._flush_now()
 
     # -- blocking work -------------------------------------------------------------
@@ -343,6 +349,7 @@ class Mapping(Region):
                 self._sync(0, len(self._mm))
                 self._sync_count += 1
             self._pending -= taken
+            self._written_cells.clear()  # atomic cells written from now on count again
 
     def _flush_range_now(self, offset: int, length: int) -> None:
         with self._state:
@@ -394,6 +401,8 @@ class Mapping(Region):
             self._attach(mm)
             for watcher in tuple(self._watchers):  # a watch may leave the list meanwhile
                 watcher.note_own_change()
+            if self._huge_pages:
+                self._advise_huge_pages()
 
     def _recover_from_failed_resize(self, old: int) -> None:
         """Put file and mapping back to the old size so no page lies past the end of file."""
@@ -404,14 +413,22 @@ class Mapping(Region):
         size = os.fstat(self._fileno).st_size
         self._attach(_os.map_file(self._fileno, size, self._mode))
 
+    def _pages(self, offset: object, length: object) -> tuple[int, int] | None:
+        """The page-aligned (start, span) under a checked range; None if it is empty.
+
+        For the calls that act on whole pages (state lock held).
+        """
+        self._check_open()
+        off, n = check_range(offset, length, len(self._mm))
+        return page_span(off, n) if n else None
+
     def _touch_now(self, offset: int, length: int) -> None:
         """Fault pages in: one MADV_POPULATE_READ where the kernel has it, else a read per page."""
         with self._state:
-            self._check_open()
-            off, n = check_range(offset, length, len(self._mm))
-            if n == 0:
+            pages = self._pages(offset, length)
+            if pages is None:
                 return
-            start, span = page_span(off, n)
+            start, span = pages
             try:
                 if _os.populate_read(self._address + start, span):
                     return
@@ -467,11 +484,10 @@ class Mapping(Region):
         if not isinstance(advice, MmapAdvice):
             raise type_error(f"advice must be an MmapAdvice, not {type(advice).__name__}")
         with self._state:
-            self._check_open()
-            off, n = check_range(offset, length, len(self._mm))
-            if n == 0:
+            pages = self._pages(offset, length)
+            if pages is None:
                 return
-            start, span = page_span(off, n)
+            start, span = pages
             try:
                 _os.advise(self._address + start, span, advice)
             except OSError as error:
@@ -512,6 +528,38 @@ class Mapping(Region):
                 # Safety: as in _copy_out_now; the mapping is writable (checked above).
                 ctypes.memmove(self._address + off, buffer_address(source), n)
         self._count_write(n)
+
+    def _lock_now(self, offset: object, length: object, lock: bool) -> None:
+        """mlock (or munlock) the pages under a range.
+
+        mlock faults every page in first, so this can wait for the disk.
+        """
+        with self._state:
+            pages = self._pages(offset, length)
+            if pages is None:
+                return
+            start, span = pages
+            try:
+                if lock:
+                    _os.lock_pages(self._address + start, span)
+                else:
+                    _os.unlock_pages(self._address + start, span)
+            except OSError as error:
+                kind = LockFailedError if lock else UnlockFailedError
+                raise os_error(kind, _with_lock_hint(error), self._path) from None
+
+    def _lock_all_now(self, lock: bool) -> None:
+        with self._state:  # the length read and the lock agree even if a resize races
+            self._check_open()
+            self._lock_now(0, len(self._mm), lock)
+
+    def _check_atomic_mode(self) -> None:
+        super()._check_atomic_mode()
+        if self._mode is MmapMode.COPY_ON_WRITE:
+            raise InvalidModeError(
+                "atomic views need a read-write mapping: copy-on-write pages are private, "
+                "so no other process could see the writes"
+            )
 
     def _close_now(self, keep_file: bool = False) -> None:
         """Final flush when the policy is automatic, then unmap and close the file.
@@ -557,3 +605,14 @@ def _check_options(
         raise type_error(f"touch_hint must be a TouchHint, not {type(touch_hint).__name__}")
     if not isinstance(huge_pages, bool):
         raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
+
+
+def _with_lock_hint(error: OSError) -> OSError:
+    """The OS's reason for a refused mlock, plus what usually fixes it."""
+    if error.errno in (errno.ENOMEM, errno.EPERM, errno.EAGAIN):
+        return OSError(
+            error.errno,
+            f"{error.strerror} (locked memory is capped by RLIMIT_MEMLOCK, see `ulimit -l`, "
+            "unless the process has CAP_IPC_LOCK)",
+        )
+    return error

@@ -15,6 +15,7 @@ precisely what was wrong. try blocks cost nothing on 3.11+ until they catch.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import struct
 import threading
@@ -22,8 +23,10 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Self
 
+from . import _os
 from ._address import buffer_address
 from ._args import OFFSET_LIMIT, as_index, byte_view, check_range, writable_byte_view
+from ._atomic_access import AtomicAccess
 from ._errors import InvalidModeError, MmapIoError, busy_error, closed_error, value_error
 from ._policy import NEVER_TRIPS
 
@@ -37,8 +40,8 @@ _SETTLE_AT = 64
 Buffer = Any  # anything with the buffer protocol (collections.abc.Buffer is 3.12+)
 
 
-class Region:
-    """The bytes of one mapping and the views into them."""
+class Region(AtomicAccess):
+    """The bytes of one mapping and the views into them (atomic views from AtomicAccess)."""
 
     __slots__ = (
         "__weakref__",
@@ -55,6 +58,7 @@ class Region:
     )
 
     def __init__(self, mm: mmap.mmap) -> None:
+        super().__init__()
         self._state = threading.RLock()
         self._closed = False
         self._pending = 0
@@ -132,6 +136,36 @@ class Region:
     def _check_open(self) -> None:
         if self._closed:
             raise closed_error()
+
+    def is_hugepage_backed(self) -> bool | None:
+        """Whether huge pages back any part of the mapping right now.
+
+        Read from /proc/self/smaps on Linux: transparent huge pages (anonymous, shmem
+        or page cache) and hugetlbfs pages all count. The kernel may promote or split
+        pages at any time, so this is a snapshot.
+
+        Returns:
+            True or False, or None where the platform cannot tell (not Linux, or
+            /proc unreadable).
+
+        Raises:
+            MmapIoError: The mapping is closed (also a ValueError).
+
+        Example:
+            >>> mm.is_hugepage_backed() in (True, False, None)
+            True
+        """
+        with self._state:
+            self._check_open()
+            try:
+                return _os.hugepage_backed(self._address, len(self._mm))
+            except OSError:
+                return None
+
+    def _advise_huge_pages(self) -> None:
+        """Ask for transparent huge pages over the whole mapping; a refusal is ignored."""
+        with contextlib.suppress(OSError):  # kernels without THP answer EINVAL: fine
+            _os.advise_hugepages(self._address, len(self._mm))
 
     def _check_writable(self) -> None:
         if self._closed:
@@ -350,9 +384,22 @@ class Region:
                     continue
                 except ValueError:
                     pass
-            self._pending += length
-            self._writes += 1
+            self._note_write(length)
         self._mut_views.extend(live)
+        if self._atomic_views:
+            self._settle_atomics()
+
+    def _has_pending(self) -> bool:
+        """Whether a write may await a flush: counted bytes, mutable views, written atomics.
+
+        Takes no lock, so the event loop can ask without waiting behind an msync.
+        """
+        return bool(self._pending or self._mut_views or self._atomics_written())
+
+    def _note_write(self, n: int) -> None:
+        """Count one write of `n` bytes without consulting the policy (callers do, later)."""
+        self._pending += n
+        self._writes += 1
 
     def _count_write(self, n: int) -> None:
         """Account one accepted write of `n` bytes and let the policy react."""

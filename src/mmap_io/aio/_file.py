@@ -106,6 +106,44 @@ class AsyncFileOps(AsyncResidency):
         """
         await run_blocking_async(self._prefetch_now, offset, length)
 
+    async def lock_async(self, offset: int, length: int) -> None:
+        """Lock the pages under a range in RAM (mlock): faulted in now, never swapped out.
+
+        The range is widened to whole pages; a zero-length range does nothing. Pages
+        stay locked until `unlock`, `unlock_all` or close.
+
+        Raises:
+            OutOfBoundsError: The range passes the end of the mapping.
+            LockFailedError: The OS refused, also as the matching OSError; without
+                privilege the locked-memory limit (`ulimit -l`) is usually why.
+        """
+        await run_blocking_async(self._lock_now, offset, length, True)
+
+    async def unlock_async(self, offset: int, length: int) -> None:
+        """Let the pages under a range be swapped out again (munlock).
+
+        Raises:
+            OutOfBoundsError: The range passes the end of the mapping.
+            UnlockFailedError: The OS refused (also the matching OSError).
+        """
+        await run_blocking_async(self._lock_now, offset, length, False)
+
+    async def lock_all_async(self) -> None:
+        """Lock every page of the mapping in RAM (see `lock_async`).
+
+        Raises:
+            LockFailedError: The OS refused (also the matching OSError).
+        """
+        await run_blocking_async(self._lock_all_now, True)
+
+    async def unlock_all_async(self) -> None:
+        """Let every page of the mapping be swapped out again.
+
+        Raises:
+            UnlockFailedError: The OS refused (also the matching OSError).
+        """
+        await run_blocking_async(self._lock_all_now, False)
+
     async def aclose(self) -> None:
         """Flush if the policy is automatic, unmap, and close the file. Closing twice is allowed.
 

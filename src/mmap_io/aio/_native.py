@@ -77,7 +77,7 @@ async def _flush_every(
         mapping = ref()
         if mapping is None or mapping.closed or task.stopped:
             return
-        if mapping._pending or mapping._mut_views:
+        if mapping._has_pending():
             try:
                 await mapping.flush_async()  # type: ignore[attr-defined]
             except ValueError:

@@ -106,6 +106,44 @@ class FileOps(Mapping):
         """
         run_blocking(self._prefetch_now, offset, length)
 
+    def lock(self, offset: int, length: int) -> None:
+        """Lock the pages under a range in RAM (mlock): faulted in now, never swapped out.
+
+        The range is widened to whole pages; a zero-length range does nothing. Pages
+        stay locked until `unlock`, `unlock_all` or close.
+
+        Raises:
+            OutOfBoundsError: The range passes the end of the mapping.
+            LockFailedError: The OS refused, also as the matching OSError; without
+                privilege the locked-memory limit (`ulimit -l`) is usually why.
+        """
+        run_blocking(self._lock_now, offset, length, True)
+
+    def unlock(self, offset: int, length: int) -> None:
+        """Let the pages under a range be swapped out again (munlock).
+
+        Raises:
+            OutOfBoundsError: The range passes the end of the mapping.
+            UnlockFailedError: The OS refused (also the matching OSError).
+        """
+        run_blocking(self._lock_now, offset, length, False)
+
+    def lock_all(self) -> None:
+        """Lock every page of the mapping in RAM (see `lock_async`).
+
+        Raises:
+            LockFailedError: The OS refused (also the matching OSError).
+        """
+        run_blocking(self._lock_all_now, True)
+
+    def unlock_all(self) -> None:
+        """Let every page of the mapping be swapped out again.
+
+        Raises:
+            UnlockFailedError: The OS refused (also the matching OSError).
+        """
+        run_blocking(self._lock_all_now, False)
+
     def close(self) -> None:
         """Flush if the policy is automatic, unmap, and close the file. Closing twice is allowed.
 

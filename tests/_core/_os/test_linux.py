@@ -1,7 +1,8 @@
-"""The Linux syscalls behind residency, population, eviction and msync."""
+"""The Linux syscalls behind residency, population, eviction, msync, mlock and huge pages."""
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import sys
@@ -10,11 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from conftest import smaps_field
 from mmap_io import MemoryMappedFile, MmapAdvice
 from mmap_io._core import _os
+from mmap_io._core._address import buffer_address
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+if sys.platform.startswith("linux"):
+    from mmap_io._core._os import _linux
 PAGE = mmap.PAGESIZE
+THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+THP_MADVISE = THP.exists() and "[never]" not in THP.read_text()
 
 
 def _write_cold(path: Path, data: bytes) -> None:
@@ -65,3 +72,66 @@ def test_prefetch_reads_the_file_into_the_page_cache(path: Path) -> None:
 def test_msync_errors_become_os_errors() -> None:
     with pytest.raises(OSError):
         _os.sync_range(None, -1, 1, 0, PAGE)  # type: ignore[arg-type]  # unaligned address
+
+
+def _locked_kib(address: int) -> int:
+    return smaps_field(address, "Locked")
+
+
+def test_lock_pages_pins_exactly_the_range_until_unlocked() -> None:
+    mm = mmap.mmap(-1, 8 * PAGE)
+    address = buffer_address(mm)
+    try:
+        _os.lock_pages(address + 2 * PAGE, 3 * PAGE)
+        assert _locked_kib(address + 2 * PAGE) == 3 * PAGE // 1024
+        assert _locked_kib(address) == 0  # mlock split the area: the head stays unlocked
+        _os.unlock_pages(address + 2 * PAGE, 3 * PAGE)
+        assert _locked_kib(address + 2 * PAGE) == 0
+    finally:
+        mm.close()
+
+
+def test_lock_errors_are_os_errors() -> None:
+    with pytest.raises(OSError) as info:
+        _os.lock_pages(PAGE, PAGE)  # page 1 is never mapped
+    assert info.value.errno == errno.ENOMEM
+
+
+def test_hugepage_backed_is_unknown_for_memory_the_process_has_not_mapped() -> None:
+    assert _os.hugepage_backed(PAGE, PAGE) is None  # page 1 is never mapped
+
+
+def test_a_small_anonymous_map_is_not_hugepage_backed() -> None:
+    mm = mmap.mmap(-1, 2 * PAGE)
+    mm[0] = 1
+    assert _os.hugepage_backed(buffer_address(mm), 2 * PAGE) is False
+    mm.close()
+
+
+@pytest.mark.skipif(not THP_MADVISE, reason="transparent huge pages are off")
+def test_huge_anonymous_memory_is_private_and_gets_transparent_huge_pages() -> None:
+    size = 16 << 20
+    mm = _os.map_anonymous(size, huge_pages=True)
+    address = buffer_address(mm)
+    assert _os.hugepage_backed(address, size) is False  # nothing touched yet
+    _os.advise_hugepages(address, size)
+    mm[:] = b"\x01" * size
+    assert _os.hugepage_backed(address, size) is True
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - child
+        mm[0] = 2
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert mm[0] == 1  # private: the child wrote to its own copy
+    mm.close()
+
+
+def test_a_hugetlb_request_the_pool_cannot_serve_falls_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_linux, "_read_int", lambda path: 1)  # claim one reserved page
+    size = 4 * _linux._huge_page_size()  # more than that one page: MAP_HUGETLB fails
+    mm = _os.map_anonymous(size, huge_pages=True)
+    mm[size - 1] = 7
+    assert len(mm) == size and mm[size - 1] == 7
+    mm.close()

@@ -28,12 +28,19 @@ populate_read = _platform.populate_read
 prefetch_file = _platform.prefetch_file
 evict_file = _platform.evict_file
 resident_pages = _platform.resident_pages
+lock_pages = _platform.lock_pages
+unlock_pages = _platform.unlock_pages
+advise_hugepages = _platform.advise_hugepages
+hugepage_backed = _platform.hugepage_backed
 
 __all__ = (
     "MAX_MAP_SIZE",
     "PLATFORM",
     "advise",
+    "advise_hugepages",
     "evict_file",
+    "hugepage_backed",
+    "lock_pages",
     "map_anonymous",
     "map_file",
     "populate_read",
@@ -43,4 +50,5 @@ __all__ = (
     "sync_directory",
     "sync_file",
     "sync_range",
+    "unlock_pages",
 )

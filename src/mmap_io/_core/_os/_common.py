@@ -25,8 +25,12 @@ def map_file(fileno: int, length: int, mode: MmapMode) -> mmap.mmap:
     return mmap.mmap(fileno, length, access=_ACCESS[mode])
 
 
-def map_anonymous(length: int) -> mmap.mmap:
-    """Map `length` bytes of zeroed memory with no file behind it."""
+def map_anonymous(length: int, huge_pages: bool = False) -> mmap.mmap:
+    """Map `length` bytes of zeroed memory with no file behind it.
+
+    Shared with children forked later. The huge-page hint is ignored here: only the
+    Linux module knows a way to honour it.
+    """
     return mmap.mmap(-1, length)
 
 

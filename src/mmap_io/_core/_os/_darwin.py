@@ -13,6 +13,11 @@ from ._common import map_anonymous as map_anonymous
 from ._common import map_file as map_file
 from ._common import remap
 
+# No transparent huge pages on macOS (superpages need mach_vm_allocate flags), and no
+# per-mapping report of them.
+from ._stub import advise_hugepages as advise_hugepages
+from ._stub import hugepage_backed as hugepage_backed
+
 assert sys.platform == "darwin"
 
 PLATFORM = "darwin"
@@ -37,6 +42,8 @@ def sync_file(fileno: int) -> None:
 
 
 sync_directory = _posix.fsync_directory
+lock_pages = _posix.lock_pages
+unlock_pages = _posix.unlock_pages
 
 
 def advise(address: int, length: int, advice: MmapAdvice) -> None:

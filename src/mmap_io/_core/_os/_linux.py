@@ -10,7 +10,6 @@ import sys
 from .._enums import MmapAdvice, MmapMode
 from . import _posix
 from ._common import MAX_MAP_SIZE as MAX_MAP_SIZE
-from ._common import map_anonymous as map_anonymous
 from ._common import map_file as map_file
 
 assert sys.platform.startswith("linux")
@@ -20,7 +19,82 @@ PLATFORM = "linux"
 # <asm-generic/mman-common.h> and msync(2).
 _MS_SYNC = 4
 _MADV_POPULATE_READ = 22  # Linux 5.14+; older kernels answer EINVAL.
+_MADV_HUGEPAGE = 14
+_MAP_HUGETLB = 0x40000
 _PAGE = mmap.PAGESIZE
+
+# /proc/self/smaps fields that count memory mapped through huge pages: transparent ones
+# (anonymous, shmem/tmpfs, page-cache files) and hugetlbfs ones (proc(5)).
+_HUGE_FIELDS = frozenset(
+    (b"AnonHugePages:", b"ShmemPmdMapped:", b"FilePmdMapped:", b"Shared_Hugetlb:",
+     b"Private_Hugetlb:")
+)  # fmt: skip
+
+
+def map_anonymous(length: int, huge_pages: bool = False) -> mmap.mmap:
+    """Map zeroed memory; with `huge_pages`, memory that huge pages can back.
+
+    Transparent huge pages back private anonymous memory; shared anonymous memory is
+    shmem, which gets them only when /sys/kernel/mm/transparent_hugepage/shmem_enabled
+    allows it (commonly "never"). So a huge-page request maps private memory: a child
+    forked later gets a copy-on-write copy instead of sharing it. Explicit hugetlbfs
+    pages are tried first when the administrator reserved some and `length` is a whole
+    number of them (munmap of a partial huge page fails, and the stdlib ignores that).
+    """
+    if not huge_pages:
+        return mmap.mmap(-1, length)
+    size = _huge_page_size()
+    if size and length % size == 0 and _read_int("/proc/sys/vm/nr_hugepages") > 0:
+        try:
+            return mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE | _MAP_HUGETLB)
+        except OSError:
+            pass  # reserved pool too small or taken: transparent huge pages instead
+    return mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE)
+
+
+def advise_hugepages(address: int, length: int) -> None:
+    """Ask for transparent huge pages on a range (madvise MADV_HUGEPAGE)."""
+    _posix.madvise(address, length, _MADV_HUGEPAGE)
+
+
+def hugepage_backed(address: int, length: int) -> bool | None:
+    """Whether any huge page backs [address, address + length), from /proc/self/smaps.
+
+    None when no memory area of this process overlaps the range. The kernel reports
+    per area, and may merge neighbouring anonymous areas into one.
+    """
+    end = address + length
+    found = inside = False
+    with open("/proc/self/smaps", "rb") as smaps:
+        for line in smaps:
+            head = line.split(None, 1)[0]
+            if not head.endswith(b":"):  # an area's header: "start-end perms ..."
+                start, stop = (int(x, 16) for x in head.split(b"-"))
+                inside = start < end and address < stop
+                found = found or inside
+            elif inside and head in _HUGE_FIELDS and int(line.split()[1]) > 0:
+                return True
+    return False if found else None
+
+
+def _huge_page_size() -> int:
+    """The default hugetlbfs page size in bytes (0 when unknown)."""
+    try:
+        with open("/proc/meminfo", "rb") as meminfo:
+            for line in meminfo:
+                if line.startswith(b"Hugepagesize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _read_int(path: str) -> int:
+    try:
+        with open(path, "rb") as file:
+            return int(file.read())
+    except (OSError, ValueError):
+        return 0
 
 
 def resize(mm: mmap.mmap, fileno: int, new_size: int, mode: MmapMode) -> mmap.mmap:
@@ -43,6 +117,8 @@ def sync_file(fileno: int) -> None:
 
 
 sync_directory = _posix.fsync_directory
+lock_pages = _posix.lock_pages
+unlock_pages = _posix.unlock_pages
 
 
 def advise(address: int, length: int, advice: MmapAdvice) -> None:

@@ -41,6 +41,14 @@ _mincore = _libc.mincore
 _mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
 _mincore.restype = ctypes.c_int
 
+_mlock = _libc.mlock
+_mlock.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_mlock.restype = ctypes.c_int
+
+_munlock = _libc.munlock
+_munlock.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
+_munlock.restype = ctypes.c_int
+
 
 def _check(result: int, what: str) -> None:
     if result != 0:
@@ -74,6 +82,18 @@ def mincore(address: int, length: int, page_size: int) -> bytes:
         vector = ctypes.create_string_buffer(pages)
     _check(_mincore(address, length, vector), "mincore")
     return vector.raw[:pages]
+
+
+def lock_pages(address: int, length: int) -> None:
+    """mlock(2): fault the range in and keep it in RAM (never swapped out)."""
+    # Safety: as for msync. mlock only pins pages; it never reads or writes them from
+    # here, and the lock ends with the mapping (munmap unlocks).
+    _check(_mlock(address, length), "mlock")
+
+
+def unlock_pages(address: int, length: int) -> None:
+    """munlock(2): let the range be swapped out again."""
+    _check(_munlock(address, length), "munlock")
 
 
 def fsync_directory(path: str | bytes) -> None:

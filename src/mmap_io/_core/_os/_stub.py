@@ -13,7 +13,10 @@ __all__ = (
     "MAX_MAP_SIZE",
     "PLATFORM",
     "advise",
+    "advise_hugepages",
     "evict_file",
+    "hugepage_backed",
+    "lock_pages",
     "map_anonymous",
     "map_file",
     "populate_read",
@@ -23,6 +26,7 @@ __all__ = (
     "sync_directory",
     "sync_file",
     "sync_range",
+    "unlock_pages",
 )
 
 
@@ -60,3 +64,19 @@ def evict_file(fileno: int, offset: int, length: int) -> None:
 
 def resident_pages(address: int, length: int) -> bytes | None:
     return None
+
+
+def lock_pages(address: int, length: int) -> None:
+    raise unsupported("mlock")
+
+
+def unlock_pages(address: int, length: int) -> None:
+    raise unsupported("munlock")
+
+
+def advise_hugepages(address: int, length: int) -> None:
+    """Advisory only; nothing is done."""
+
+
+def hugepage_backed(address: int, length: int) -> bool | None:
+    return None  # no way to tell

@@ -11,15 +11,21 @@ from ._common import map_anonymous as map_anonymous
 from ._common import map_file as map_file
 
 # As on any other platform: no mremap (the stub's resize closes the view first, since a
-# mapped file cannot be truncated on Windows), no advice or residency queries, and no
-# directory handle to flush (NTFS journals directory entries itself).
+# mapped file cannot be truncated on Windows), no advice or residency queries, no
+# directory handle to flush (NTFS journals directory entries itself), no page locking
+# (VirtualLock is per process and capped by the working set; not wired up) and no
+# huge-page hint (large pages need SeLockMemoryPrivilege).
 from ._stub import advise as advise
+from ._stub import advise_hugepages as advise_hugepages
 from ._stub import evict_file as evict_file
+from ._stub import hugepage_backed as hugepage_backed
+from ._stub import lock_pages as lock_pages
 from ._stub import populate_read as populate_read
 from ._stub import prefetch_file as prefetch_file
 from ._stub import resident_pages as resident_pages
 from ._stub import resize as resize
 from ._stub import sync_directory as sync_directory
+from ._stub import unlock_pages as unlock_pages
 
 assert sys.platform == "win32"
 
