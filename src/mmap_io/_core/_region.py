@@ -238,15 +238,22 @@ class Region(AtomicAccess):
         """
         if type(offset) is int and offset >= 0 and type(buf) is bytearray:
             n = len(buf)
-            if n <= _SMALL_READ:
-                try:
+            try:
+                if n <= _SMALL_READ:
                     pack = _PACKERS[n]  # KeyError the first time a size is seen
                     chunk = self._mm[offset : offset + n]
                     if len(chunk) == n:
                         pack(buf, 0, chunk)
                         return
-                except Exception:
-                    pass
+                else:
+                    # One copy, no lock: the slice is an export, so the memory cannot be
+                    # unmapped under it; a root released by close/resize raises instead.
+                    view = self._ro[offset : offset + n]
+                    if len(view) == n:
+                        memoryview(buf)[:] = view
+                        return
+            except Exception:
+                pass
         self._read_into_slow(offset, buf)
 
     def _read_into_slow(self, offset: object, buf: Buffer) -> None:
