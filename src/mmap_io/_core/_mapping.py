@@ -41,6 +41,7 @@ from ._errors import (
     type_error,
 )
 from ._files import File, create_file, open_file, open_or_create_file
+from ._hints import ResidencyHints
 from ._policy import FlushPolicy
 from ._reader import MmapReader
 from ._region import Region
@@ -64,6 +65,7 @@ class Mapping(Region):
         "_created",
         "_file",
         "_fileno",
+        "_hints",
         "_huge_pages",
         "_mode",
         "_page_batch",
@@ -103,6 +105,7 @@ class Mapping(Region):
         self._timer: FlushTimer | None = None
         self._timer_task: Any = None
         self._page_batch: Any = None  # cold async reads waiting for a worker (aio/_residency)
+        self._hints = ResidencyHints()
         self._watchers: list[FileWatch] = []  # running watches; close() stops them
         try:
             size = os.fstat(self._fileno).st_size
@@ -399,6 +402,7 @@ class Mapping(Region):
                 self._recover_from_failed_resize(old)
                 raise os_error(ResizeFailedError, error, self._path) from None
             self._attach(mm)
+            self._hints.forget()
             for watcher in tuple(self._watchers):  # a watch may leave the list meanwhile
                 watcher.note_own_change()
             if self._huge_pages:
@@ -431,6 +435,7 @@ class Mapping(Region):
             start, span = pages
             try:
                 if _os.populate_read(self._address + start, span):
+                    self._hints.mark(start // _PAGE, (start + span) // _PAGE - 1)
                     return
             except OSError as error:
                 raise os_error(MmapIoError, error, self._path) from None
@@ -458,6 +463,7 @@ class Mapping(Region):
                     # Safety: the span lies inside the live mapping (checked above under
                     # the state lock); memmove reads it with the GIL released.
                     ctypes.memmove(ctypes.create_string_buffer(span), base + start, span)
+                self._hints.mark(start // _PAGE, (start + span) // _PAGE - 1)
 
     def _prefetch_now(self, offset: int, length: int) -> None:
         with self._state:
@@ -490,17 +496,29 @@ class Mapping(Region):
             start, span = pages
             try:
                 _os.advise(self._address + start, span, advice)
+                if advice is MmapAdvice.DONT_NEED:
+                    self._hints.forget()
             except OSError as error:
                 raise os_error(AdviceFailedError, error, self._path) from None
 
     def _is_resident(self, offset: int, length: int) -> bool:
-        """True when every page of the range is in memory (mincore); False if unknown."""
-        start, span = page_span(offset, length)
+        """True when every page of a non-empty range is in memory; False if unknown.
+
+        Pages seen resident in the last second are believed without asking the kernel
+        (see _hints.py); the rest are checked with mincore.
+        """
+        first, last = offset // _PAGE, (offset + length - 1) // _PAGE
+        hints = self._hints
+        if hints.known(first, last):
+            return True
         try:
-            vector = _os.resident_pages(self._address + start, span)
+            vector = _os.resident_pages(self._address + first * _PAGE, (last + 1 - first) * _PAGE)
         except OSError:
             return False
-        return vector is not None and not vector.translate(None, _RESIDENT)
+        if vector is None or vector.translate(None, _RESIDENT):
+            return False
+        hints.mark(first, last)
+        return True
 
     def _copy_in(self, offset: int, data: Any) -> None:
         """The write step of a durable write; the async twin avoids faulting on the loop."""

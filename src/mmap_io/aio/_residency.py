@@ -33,17 +33,23 @@ class AsyncResidency(Mapping):
     async def read_into_async(self, offset: int, buf: Any) -> None:
         """Fill `buf` from `offset` without ever waiting for the disk on the event loop.
 
-        If the call is cancelled while cold pages are being read, `buf` may still be
-        filled afterwards by the worker thread.
+        If the call is cancelled while cold pages are being read, the worker may still
+        bring them in, but `buf` is filled only by a call that returns.
 
         Raises:
             OutOfBoundsError: The read would pass the end; `buf` is left untouched.
             TypeError: `offset` is not an int, or `buf` is not a writable buffer.
         """
-        dest = writable_byte_view(buf)
-        off, n = check_range(offset, dest.nbytes, len(self))
-        if n:
-            await self._read_async(off, n, dest)
+        n = writable_byte_view(buf).nbytes
+        off, n = check_range(offset, n, len(self))
+        if n == 0:
+            return
+        if n > LARGE_COPY:
+            await run_blocking_async(self._copy_out_now, off, buf)
+            return
+        if not self._is_resident(off, n):
+            await _page_in(self, off, n)
+        self.read_into(off, buf)
 
     async def read_bytes_async(self, offset: int, length: int) -> bytes:
         """Return a copy of `length` bytes at `offset`, paging cold ones in off the loop.
@@ -53,20 +59,13 @@ class AsyncResidency(Mapping):
             TypeError: `offset` or `length` is not an int.
         """
         off, n = check_range(offset, length, len(self))
-        if n == 0:
-            return b""
-        dest = bytearray(n)
-        await self._read_async(off, n, memoryview(dest))
-        return bytes(dest)
-
-    async def _read_async(self, off: int, n: int, dest: memoryview) -> None:
-        """Copy a checked, non-empty range into a flat byte view."""
         if n > LARGE_COPY:
+            dest = bytearray(n)
             await run_blocking_async(self._copy_out_now, off, dest)
-            return
-        if not self._is_resident(off, n):
+            return bytes(dest)
+        if n and not self._is_resident(off, n):
             await _page_in(self, off, n)
-        self.read_into(off, dest)
+        return self.read_bytes(off, n)
 
     async def as_slice_async(self, offset: int, length: int) -> memoryview:
         """Return a read-only zero-copy view whose pages were brought in off the loop.
