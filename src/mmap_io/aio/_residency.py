@@ -85,7 +85,8 @@ class AsyncResidency(Mapping):
     async def _copy_in_async(self, offset: int, data: Any) -> None:
         """update_region, moved to a worker thread when it would fault or copy for long."""
         if type(offset) is int and offset >= 0:
-            n = byte_view(data).nbytes
+            kind = type(data)
+            n = len(data) if kind is bytes or kind is bytearray else byte_view(data).nbytes
             if n <= LARGE_COPY and (n == 0 or self._in_memory(offset, n)):
                 self.update_region(offset, data)
                 return

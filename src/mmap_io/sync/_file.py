@@ -68,7 +68,7 @@ class FileOps(Mapping):
             FlushFailedError: The write happened but could not be made durable.
         """
         self._copy_in(offset, data)
-        self.flush()
+        self._commit.run(self._flush_now)  # flush_async, one frame less
 
     def resize(self, new_size: int) -> None:
         """Grow or shrink the file and the mapping to `new_size` bytes.

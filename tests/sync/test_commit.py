@@ -1,0 +1,58 @@
+# GENERATED from tests/aio/test_commit.py by scripts/unasync.py: do not edit.
+"""Group commit on its own: shared syncs, and no caller stranded by a failing one."""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+
+import pytest
+
+from conftest import gather
+from mmap_io.sync._commit import GroupCommit
+
+
+
+class Disk:
+    """A stand-in sync that counts calls and can fail a chosen call (not an OS mock:
+    group commit is plain coordination code and takes any callable)."""
+
+    def __init__(self, fail_on: int = 0) -> None:
+        self.calls = 0
+        self.fail_on = fail_on
+        self.lock = threading.Lock()
+
+    def sync(self) -> None:
+        with self.lock:
+            self.calls += 1
+            if self.calls == self.fail_on:
+                raise OSError(5, "I/O error")
+
+
+def test_concurrent_callers_share_syncs() -> None:
+    commit, disk = GroupCommit(), Disk()
+    gather(*(partial(commit.run, disk.sync) for _ in range(50)))
+    assert 1 <= disk.calls <= 3
+
+
+def test_sequential_callers_each_get_their_own_sync() -> None:
+    commit, disk = GroupCommit(), Disk()
+    for _ in range(5):
+        commit.run(disk.sync)
+    assert disk.calls == 5
+
+
+def test_a_failing_sync_fails_its_leader_and_strands_nobody() -> None:
+    commit, disk = GroupCommit(), Disk(fail_on=1)
+    outcomes: list[str] = []
+
+    def caller() -> None:
+        try:
+            commit.run(disk.sync)
+            outcomes.append("ok")
+        except OSError:
+            outcomes.append("failed")
+
+    gather(*(caller for _ in range(20)))
+    assert outcomes.count("failed") == 1 and outcomes.count("ok") == 19
+    assert disk.calls >= 2  # the others led a sync of their own
