@@ -12,7 +12,6 @@ import ctypes
 import errno
 import mmap
 import os
-import pathlib
 from typing import TYPE_CHECKING, Any, Self
 
 from . import _os
@@ -49,6 +48,8 @@ from ._timer import FlushTimer
 from ._utils import page_span
 
 if TYPE_CHECKING:
+    import pathlib
+
     from ._watch import FileWatch
 
 _PAGE = mmap.PAGESIZE
@@ -263,6 +264,8 @@ class Mapping(Region):
         """The mapped file's path, or None for `from_file` without a path."""
         if self._path is None:
             return None
+        import pathlib  # on first use: importing it costs every user a few milliseconds
+
         return pathlib.Path(os.fsdecode(self._path))
 
     @property

@@ -8,7 +8,6 @@ scripts/unasync.py.
 from __future__ import annotations
 
 import os
-import shutil
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +146,8 @@ def delete_mmap(path: StrPath) -> None:
 
 def _copy_file(source: str | bytes, target: str | bytes, src: Any, dst: Any) -> None:
     try:
+        import shutil  # on first use: it is slow to import and rarely needed
+
         shutil.copyfile(source, target)
     except OSError as error:
         shown = dst if error.filename in (target, os.fsdecode(target)) else src
