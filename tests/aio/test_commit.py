@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 
 import pytest
@@ -25,8 +26,10 @@ class Disk:
     def sync(self) -> None:
         with self.lock:
             self.calls += 1
-            if self.calls == self.fail_on:
-                raise OSError(5, "I/O error")
+            call = self.calls
+        time.sleep(0.02)  # as long as a real msync can take, so callers pile up behind it
+        if call == self.fail_on:
+            raise OSError(5, "I/O error")
 
 
 async def test_concurrent_callers_share_syncs() -> None:
