@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable
@@ -74,3 +75,14 @@ def gather(*calls: Callable[[], object]) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+def write_cold(path: Path, data: bytes) -> None:
+    """Write a file and push it out of the page cache (DONTNEED skips dirty pages)."""
+    from mmap_io._core._os import evict_file
+
+    with open(path, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+        evict_file(file.fileno(), 0, 0)

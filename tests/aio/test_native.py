@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -10,18 +9,9 @@ import anyio
 import pytest
 
 from mmap_io import FlushPolicy, MemoryMappedFile, MmapAdvice, ResizeFailedError, aio
-from mmap_io._core import _os
 
 pytestmark = pytest.mark.anyio
 PAGE = 4096
-
-
-def _write_cold(path: Path, data: bytes) -> None:
-    with open(path, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-        _os.evict_file(file.fileno(), 0, 0)
 
 
 async def test_async_with_yields_the_mapping_and_closes_it(path: Path) -> None:

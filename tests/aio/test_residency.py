@@ -9,21 +9,12 @@ import anyio
 import anyio.to_thread
 import pytest
 
-from conftest import linux_only
+from conftest import linux_only, write_cold
 from mmap_io import InvalidModeError, MemoryMappedFile, MmapAdvice, OutOfBoundsError, aio
-from mmap_io._core import _os
 from mmap_io.aio._residency import LARGE_COPY
 
 pytestmark = pytest.mark.anyio
 PAGE = 4096
-
-
-def _write_cold(path: Path, data: bytes) -> None:
-    with open(path, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-        _os.evict_file(file.fileno(), 0, 0)
 
 
 @linux_only
@@ -32,7 +23,7 @@ async def test_read_into_async_gives_the_same_bytes_resident_or_cold(
     path: Path, cold: bool
 ) -> None:
     data = os.urandom(64 * PAGE)
-    _write_cold(path, data)
+    write_cold(path, data)
     async with aio.open_ro(path) as mm:
         if not cold:
             await mm.touch_pages_async()
@@ -49,7 +40,7 @@ async def test_read_into_async_gives_the_same_bytes_resident_or_cold(
 @linux_only
 async def test_as_slice_async_brings_the_pages_in_first(path: Path) -> None:
     data = os.urandom(256 * PAGE)
-    _write_cold(path, data)
+    write_cold(path, data)
     async with aio.open_ro(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)
         assert not mm._is_resident(100 * PAGE, 8 * PAGE)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import smaps_field
+from conftest import smaps_field, write_cold
 from mmap_io import MemoryMappedFile, MmapAdvice
 from mmap_io._core import _os
 from mmap_io._core._address import buffer_address
@@ -24,15 +24,6 @@ THP = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 THP_MADVISE = THP.exists() and "[never]" not in THP.read_text()
 
 
-def _write_cold(path: Path, data: bytes) -> None:
-    """Write a file and push it out of the page cache (DONTNEED skips dirty pages)."""
-    with open(path, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-        _os.evict_file(file.fileno(), 0, 0)
-
-
 def _resident(mm: MemoryMappedFile, offset: int, length: int) -> bytes:
     vector = _os.resident_pages(mm.address + offset, length)
     assert vector is not None
@@ -40,7 +31,7 @@ def _resident(mm: MemoryMappedFile, offset: int, length: int) -> bytes:
 
 
 def test_eviction_makes_pages_cold_and_populate_makes_them_resident(path: Path) -> None:
-    _write_cold(path, b"\x05" * (64 * PAGE))
+    write_cold(path, b"\x05" * (64 * PAGE))
     with MemoryMappedFile.open_ro(path) as mm:
         assert _resident(mm, 0, 64 * PAGE) == bytes(64)
         assert _os.populate_read(mm.address, 64 * PAGE)
@@ -49,7 +40,7 @@ def test_eviction_makes_pages_cold_and_populate_makes_them_resident(path: Path) 
 
 
 def test_touch_pages_range_faults_exactly_that_range_under_random_advice(path: Path) -> None:
-    _write_cold(path, b"\x06" * (1024 * PAGE))
+    write_cold(path, b"\x06" * (1024 * PAGE))
     with MemoryMappedFile.open_ro(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)  # no read-around on faults
         mm.touch_pages_range(600 * PAGE + 1, PAGE)  # spans pages 600 and 601
@@ -58,7 +49,7 @@ def test_touch_pages_range_faults_exactly_that_range_under_random_advice(path: P
 
 
 def test_prefetch_reads_the_file_into_the_page_cache(path: Path) -> None:
-    _write_cold(path, b"\x07" * (16 * PAGE))
+    write_cold(path, b"\x07" * (16 * PAGE))
     with MemoryMappedFile.open_ro(path) as mm:
         assert _resident(mm, 0, 16 * PAGE) == bytes(16)
         mm.prefetch_range(0, 16 * PAGE)

@@ -6,7 +6,6 @@ import fcntl
 import mmap
 import sys
 
-from .._enums import MmapAdvice
 from . import _posix
 from ._common import MAX_MAP_SIZE as MAX_MAP_SIZE
 from ._common import map_anonymous as map_anonymous
@@ -44,10 +43,7 @@ def sync_file(fileno: int) -> None:
 sync_directory = _posix.fsync_directory
 lock_pages = _posix.lock_pages
 unlock_pages = _posix.unlock_pages
-
-
-def advise(address: int, length: int, advice: MmapAdvice) -> None:
-    _posix.madvise(address, length, _posix.ADVICE[advice])
+advise = _posix.advise
 
 
 def populate_read(address: int, length: int) -> bool:

@@ -7,7 +7,7 @@ import mmap
 import os
 import sys
 
-from .._enums import MmapAdvice, MmapMode
+from .._enums import MmapMode
 from . import _posix
 from ._common import MAX_MAP_SIZE as MAX_MAP_SIZE
 from ._common import map_file as map_file
@@ -119,10 +119,7 @@ def sync_file(fileno: int) -> None:
 sync_directory = _posix.fsync_directory
 lock_pages = _posix.lock_pages
 unlock_pages = _posix.unlock_pages
-
-
-def advise(address: int, length: int, advice: MmapAdvice) -> None:
-    _posix.madvise(address, length, _posix.ADVICE[advice])
+advise = _posix.advise
 
 
 def populate_read(address: int, length: int) -> bool:

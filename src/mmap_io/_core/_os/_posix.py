@@ -62,6 +62,11 @@ def msync(address: int, length: int, flags: int) -> None:
     _check(_msync(address, length, flags), "msync")
 
 
+def advise(address: int, length: int, advice: MmapAdvice) -> None:
+    """madvise with the library's advice names (the values are the same on Linux and BSD)."""
+    madvise(address, length, ADVICE[advice])
+
+
 def madvise(address: int, length: int, advice: int) -> None:
     # Safety: as for msync; advice never changes the mapping's contents except
     # MADV_DONTNEED on private maps, which the docs call out.
