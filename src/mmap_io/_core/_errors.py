@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 
 class MmapIoError(Exception):
@@ -121,10 +121,6 @@ def os_error(kind: type[MmapIoError], error: OSError, filename: object = None) -
     wrapped = cls(str(error)) if error.errno is None else cls(error.errno, error.strerror, filename)
     wrapped.__cause__ = error.__cause__
     return wrapped
-
-
-def raise_os_error(kind: type[MmapIoError], error: OSError, filename: object = None) -> NoReturn:
-    raise os_error(kind, error, filename) from None
 
 
 def type_error(message: str) -> MmapIoError:
