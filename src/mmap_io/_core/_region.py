@@ -252,6 +252,7 @@ class Region(AtomicAccess):
                     if len(view) == n:
                         memoryview(buf)[:] = view
                         return
+                    view.release()  # out of range: let the slow path explain, unpinned
             except Exception:
                 pass
         self._read_into_slow(offset, buf)
