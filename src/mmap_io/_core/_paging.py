@@ -73,26 +73,48 @@ class Paging(Region):
                 mm[page]
 
     def _page_in_now(self, ranges: list[tuple[int, int]]) -> None:
-        """Bring many ranges into memory at once: start every read, then wait for each.
+        """Bring many ranges into memory at once: start every read, then wait for them.
 
-        Advising WILL_NEED on every range first queues all the reads with the disk, so
-        the waits that follow overlap instead of running one after another: one worker
-        thread gets the parallelism of many. Ranges no longer inside the mapping (it
-        shrank meanwhile) are skipped; the caller's copy then reports them.
+        Starting all the reads first (WILL_NEED) queues them with the disk together, so
+        the waits overlap instead of running one after another: one worker thread gets
+        the parallelism of many. Ranges no longer inside the mapping (it shrank
+        meanwhile) are skipped; the caller's copy then reports them.
+        """
+        self._start_page_in(ranges)
+        self._finish_page_in(ranges)
+
+    def _start_page_in(self, ranges: list[tuple[int, int]]) -> None:
+        """Queue the disk reads of many ranges and return without waiting for them."""
+        with self._state:
+            self._check_open()
+            base, spans = self._address, self._page_spans(ranges)
+            if not _os.will_need_many(base, spans):
+                for start, span in spans:
+                    with contextlib.suppress(OSError):  # a hint: _finish_page_in faults them in
+                        _os.advise(base + start, span, MmapAdvice.WILL_NEED)
+
+    def _finish_page_in(self, ranges: list[tuple[int, int]]) -> None:
+        """Return once many ranges are resident, their reads having been started before.
+
+        Where the kernel allows, this and _start_page_in are one syscall for the whole
+        batch each, which also spares the worker a wait for the GIL after every range.
         """
         with self._state:
             self._check_open()
-            size, base = len(self._mm), self._address
-            spans = [page_span(off, n) for off, n in ranges if off + n <= size]
+            base, spans = self._address, self._page_spans(ranges)
+            if not _os.populate_many(base, spans):
+                for start, span in spans:
+                    if not _os.populate_read(base + start, span):
+                        # Safety: the span lies inside the live mapping (checked under the
+                        # state lock); memmove reads it with the GIL released.
+                        ctypes.memmove(ctypes.create_string_buffer(span), base + start, span)
             for start, span in spans:
-                with contextlib.suppress(OSError):  # a hint: the wait below faults them in
-                    _os.advise(base + start, span, MmapAdvice.WILL_NEED)
-            for start, span in spans:
-                if not _os.populate_read(base + start, span):
-                    # Safety: the span lies inside the live mapping (checked above under
-                    # the state lock); memmove reads it with the GIL released.
-                    ctypes.memmove(ctypes.create_string_buffer(span), base + start, span)
                 self._hints.mark(start // _PAGE, (start + span) // _PAGE - 1)
+
+    def _page_spans(self, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The whole pages under each range still inside the mapping (state lock held)."""
+        size = len(self._mm)
+        return [page_span(off, n) for off, n in ranges if off + n <= size]
 
     def _prefetch_now(self, offset: int, length: int) -> None:
         with self._state:

@@ -39,6 +39,50 @@ def test_eviction_makes_pages_cold_and_populate_makes_them_resident(path: Path) 
         assert mm.read_bytes(0, 64 * PAGE) == b"\x05" * (64 * PAGE)
 
 
+def _kernel_at_least(major: int, minor: int) -> bool:
+    release = os.uname().release.split(".")
+    return (int(release[0]), int(release[1].split("-")[0])) >= (major, minor)
+
+
+def test_batch_advice_reads_exactly_the_spans_in(path: Path) -> None:
+    write_cold(path, bytes(range(256)) * (64 * PAGE // 256))
+    spans = [(3 * PAGE, PAGE), (10 * PAGE, 2 * PAGE), (40 * PAGE, PAGE)]
+    wanted = bytes(1 if p in (3, 10, 11, 40) else 0 for p in range(64))
+    with MemoryMappedFile.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)  # no read-around beyond the spans
+        assert _resident(mm, 0, 64 * PAGE) == bytes(64)
+        started = _os.will_need_many(mm.address, spans)
+        assert started is _kernel_at_least(5, 10)
+        populated = _os.populate_many(mm.address, spans)
+        assert populated is _kernel_at_least(6, 13)
+        if populated:  # the spans, and only they, are mapped in
+            assert _resident(mm, 0, 64 * PAGE) == wanted
+        assert _os.populate_many(mm.address, []) is populated
+        assert mm.read_bytes(10 * PAGE, 2 * PAGE) == bytes(range(256)) * (2 * PAGE // 256)
+
+
+def test_page_in_batches_work_with_or_without_the_batch_syscalls(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cold(path, os.urandom(64 * PAGE))
+    ranges = [(5 * PAGE + 7, 100), (20 * PAGE - 3, 10), (63 * PAGE, PAGE), (70 * PAGE, 1)]
+    with MemoryMappedFile.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+        mm._page_in_now(ranges)  # the last range is past the end: skipped
+        assert _resident(mm, 0, 64 * PAGE) == bytes(
+            1 if p in (5, 19, 20, 63) else 0 for p in range(64)
+        )
+    write_cold(path, os.urandom(64 * PAGE))
+    refused = {_linux._MADV_WILLNEED, _linux._MADV_POPULATE_READ}
+    monkeypatch.setattr(_linux, "_refused", refused)  # as on a kernel without them
+    with MemoryMappedFile.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+        mm._page_in_now(ranges)
+        assert _resident(mm, 0, 64 * PAGE) == bytes(
+            1 if p in (5, 19, 20, 63) else 0 for p in range(64)
+        )
+
+
 def test_touch_pages_range_faults_exactly_that_range_under_random_advice(path: Path) -> None:
     write_cold(path, b"\x06" * (1024 * PAGE))
     with MemoryMappedFile.open_ro(path) as mm:

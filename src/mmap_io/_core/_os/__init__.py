@@ -24,7 +24,9 @@ sync_range = _platform.sync_range
 sync_file = _platform.sync_file
 sync_directory = _platform.sync_directory
 advise = _platform.advise
+populate_many = _platform.populate_many
 populate_read = _platform.populate_read
+will_need_many = _platform.will_need_many
 prefetch_file = _platform.prefetch_file
 evict_file = _platform.evict_file
 resident_pages = _platform.resident_pages
@@ -43,6 +45,7 @@ __all__ = (
     "lock_pages",
     "map_anonymous",
     "map_file",
+    "populate_many",
     "populate_read",
     "prefetch_file",
     "resident_pages",
@@ -51,4 +54,5 @@ __all__ = (
     "sync_file",
     "sync_range",
     "unlock_pages",
+    "will_need_many",
 )

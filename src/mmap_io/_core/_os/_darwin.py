@@ -46,8 +46,16 @@ unlock_pages = _posix.unlock_pages
 advise = _posix.advise
 
 
+def populate_many(address: int, spans: list[tuple[int, int]]) -> bool:
+    return False  # No process_madvise: the core goes span by span.
+
+
 def populate_read(address: int, length: int) -> bool:
     return False  # No MADV_POPULATE_READ: the core touches each page instead.
+
+
+def will_need_many(address: int, spans: list[tuple[int, int]]) -> bool:
+    return False  # No process_madvise: the core goes span by span.
 
 
 def prefetch_file(fileno: int, offset: int, length: int) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import mmap
 import os
 import sys
+from typing import Any
 
 from .._enums import MmapMode
 from . import _posix
@@ -19,7 +21,9 @@ PLATFORM = "linux"
 # <asm-generic/mman-common.h> and msync(2).
 _MS_SYNC = 4
 _MADV_POPULATE_READ = 22  # Linux 5.14+; older kernels answer EINVAL.
+_MADV_WILLNEED = 3
 _MADV_HUGEPAGE = 14
+_IOV_MAX = 1024  # most iovecs process_madvise takes in one call
 _MAP_HUGETLB = 0x40000
 _PAGE = mmap.PAGESIZE
 
@@ -130,6 +134,70 @@ def populate_read(address: int, length: int) -> bool:
         if error.errno == errno.EINVAL:
             return False
         raise
+    return True
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = (("base", ctypes.c_void_p), ("length", ctypes.c_size_t))
+
+
+# process_madvise(2) applies one advice to many ranges in one call (glibc 2.36+).
+_process_madvise = getattr(_posix.libc, "process_madvise", None)
+if _process_madvise is not None:
+    _process_madvise.argtypes = (
+        ctypes.c_int,
+        ctypes.POINTER(_Iovec),
+        ctypes.c_size_t,
+        ctypes.c_int,
+        ctypes.c_uint,
+    )
+    _process_madvise.restype = ctypes.c_ssize_t
+# Advice process_madvise refused once (kernel too old, or not allowed): not asked again.
+_refused: set[int] = set()
+
+
+def will_need_many(address: int, spans: list[tuple[int, int]]) -> bool:
+    """Start reading many page-aligned spans in, in one syscall, without waiting.
+
+    Each span is (offset, length) from `address`. False when the kernel cannot do it
+    in one call (process_madvise needs Linux 5.10); the caller then goes span by span.
+    """
+    return _advise_many(address, spans, _MADV_WILLNEED)
+
+
+def populate_many(address: int, spans: list[tuple[int, int]]) -> bool:
+    """Fault many page-aligned spans in, in one syscall; returns once all are resident.
+
+    False, with part of the work perhaps done, when the kernel cannot: it accepts
+    MADV_POPULATE_READ through process_madvise on the caller itself since Linux 6.13.
+    """
+    return _advise_many(address, spans, _MADV_POPULATE_READ)
+
+
+def _advise_many(address: int, spans: list[tuple[int, int]], advice: int) -> bool:
+    call = _process_madvise
+    if call is None or advice in _refused:
+        return False
+    try:
+        pidfd = os.pidfd_open(os.getpid())
+    except OSError as error:
+        if error.errno in (errno.ENOSYS, errno.EPERM):  # not short of descriptors: refused
+            _refused.add(advice)
+        return False
+    try:
+        for first in range(0, len(spans), _IOV_MAX):
+            chunk = spans[first : first + _IOV_MAX]
+            pairs: Any = [(address + off, n) for off, n in chunk]  # ctypes takes tuples
+            vector = (_Iovec * len(chunk))(*pairs)
+            # Safety: the caller holds the mapping's state lock and has checked that every
+            # span lies inside it; these two advices read pages in and never change data.
+            done = call(pidfd, vector, len(chunk), advice, 0)
+            if done != sum(n for _, n in chunk):
+                if done < 0 and ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EPERM):
+                    _refused.add(advice)
+                return False
+    finally:
+        os.close(pidfd)
     return True
 
 

@@ -27,25 +27,25 @@ ADVICE = {
 
 # dlopen(NULL): the C library is already loaded into the interpreter, so there is no
 # need for ctypes.util.find_library, which runs a subprocess (ldconfig) on Linux.
-_libc = ctypes.CDLL(None, use_errno=True)
+libc = ctypes.CDLL(None, use_errno=True)
 
-_msync = _libc.msync
+_msync = libc.msync
 _msync.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _msync.restype = ctypes.c_int
 
-_madvise = _libc.madvise
+_madvise = libc.madvise
 _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _madvise.restype = ctypes.c_int
 
-_mincore = _libc.mincore
+_mincore = libc.mincore
 _mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
 _mincore.restype = ctypes.c_int
 
-_mlock = _libc.mlock
+_mlock = libc.mlock
 _mlock.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 _mlock.restype = ctypes.c_int
 
-_munlock = _libc.munlock
+_munlock = libc.munlock
 _munlock.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
 _munlock.restype = ctypes.c_int
 

@@ -19,6 +19,7 @@ __all__ = (
     "lock_pages",
     "map_anonymous",
     "map_file",
+    "populate_many",
     "populate_read",
     "prefetch_file",
     "resident_pages",
@@ -27,6 +28,7 @@ __all__ = (
     "sync_file",
     "sync_range",
     "unlock_pages",
+    "will_need_many",
 )
 
 
@@ -50,7 +52,15 @@ def advise(address: int, length: int, advice: MmapAdvice) -> None:
     """Advisory only; nothing is done."""
 
 
+def populate_many(address: int, spans: list[tuple[int, int]]) -> bool:
+    return False
+
+
 def populate_read(address: int, length: int) -> bool:
+    return False
+
+
+def will_need_many(address: int, spans: list[tuple[int, int]]) -> bool:
     return False
 
 
