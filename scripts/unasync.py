@@ -46,6 +46,7 @@ TREES = [
         ROOT / "src" / "mmap_io" / "sync",
         {
             "_native.py": "async with and the flush timer task need a loop",
+            "_pager.py": "the thread that pages cold ranges in for async readers",
             "_residency.py": "sync code faults pages in on the calling thread",
             "_watch.py": "the async iterator of watch events; the sync form is a callback "
             "thread in _core/_watch.py, and both deliver the one dispatch loop's batches",

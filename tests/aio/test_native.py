@@ -100,5 +100,5 @@ async def test_cancellation_at_random_points_leaks_nothing(path: Path) -> None:
         assert mm.pending_bytes == 0 and len(mm) == 64 * PAGE
         for k in range(8):
             assert mm.read_bytes(k * PAGE, 2).isdigit()
-        assert mm._page_batch is None or not mm._page_batch.serving
+        assert mm._pager is None or not mm._pager._pending
     assert _timer_threads() == []

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import random
+import threading
 from pathlib import Path
+from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
 from conftest import linux_only, write_cold
 from mmap_io import InvalidModeError, MemoryMappedFile, MmapAdvice, OutOfBoundsError, aio
+from mmap_io.aio._pager import IDLE
 from mmap_io.aio._residency import LARGE_COPY
 
 pytestmark = pytest.mark.anyio
@@ -119,3 +124,154 @@ async def test_offloading_uses_the_librarys_own_limiter(path: Path) -> None:
             assert finished.is_set()
     finally:
         limiter.total_tokens = aio.DEFAULT_OFFLOAD_THREADS
+
+
+def _pager_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "mmap_io-pager"]
+
+
+async def _wait_for_no_pager() -> None:
+    """Until every pager thread has ended and its slot came back (the loop returns it)."""
+    with anyio.fail_after(5):
+        while _pager_threads() or aio.offload_limiter().borrowed_tokens:
+            await anyio.sleep(0.01)
+
+
+@linux_only
+async def test_many_cold_readers_share_one_pager_that_ends_with_the_mapping(path: Path) -> None:
+    data = os.urandom(512 * PAGE)
+    write_cold(path, data)
+    await _wait_for_no_pager()
+    limiter = aio.offload_limiter()
+    async with aio.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+        pages = random.Random(5).sample(range(512), 512)
+        got: dict[int, bytes] = {}
+
+        async def reader(k: int) -> None:
+            for page in pages[k::64]:
+                got[page] = await mm.read_bytes_async(page * PAGE + k, PAGE - k)
+            assert len(_pager_threads()) == 1
+            assert limiter.borrowed_tokens == 1  # the pager holds one of the library's slots
+
+        async with anyio.create_task_group() as group:
+            for k in range(64):
+                group.start_soon(reader, k)
+        assert len(got) == 512
+        for page, chunk in got.items():
+            k = pages.index(page) % 64
+            assert chunk == data[page * PAGE + k : (page + 1) * PAGE]
+        assert mm._is_resident(0, len(mm))
+    await _wait_for_no_pager()  # close stopped it, and its slot came back
+
+
+@linux_only
+async def test_an_idle_pager_ends_and_a_new_one_starts(path: Path) -> None:
+    data = os.urandom(64 * PAGE)
+    write_cold(path, data)
+    async with aio.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+        assert await mm.read_bytes_async(0, 10) == data[:10]
+        first = mm._pager
+        await anyio.sleep(IDLE)
+        await _wait_for_no_pager()
+        assert await mm.read_bytes_async(30 * PAGE, 10) == data[30 * PAGE : 30 * PAGE + 10]
+        assert mm._pager is not first
+
+
+@linux_only
+async def test_cold_reads_without_a_free_slot_are_offloaded_one_by_one(path: Path) -> None:
+    data = os.urandom(64 * PAGE)
+    write_cold(path, data)
+    await _wait_for_no_pager()
+    limiter = aio.offload_limiter()
+    limiter.total_tokens = 1
+    try:
+        async with aio.open_ro(path) as mm:
+            mm.advise(0, len(mm), MmapAdvice.RANDOM)
+            taken, release = anyio.Event(), anyio.Event()
+
+            async def hold_the_only_slot() -> None:
+                async with limiter:
+                    taken.set()
+                    await release.wait()
+
+            got: list[bytes] = []
+
+            async def read() -> None:
+                got.append(await mm.read_bytes_async(2 * PAGE, 10))
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(hold_the_only_slot)
+                await taken.wait()
+                group.start_soon(read)
+                await anyio.sleep(0.05)
+                assert got == []  # it waits for a slot like any offload...
+                assert _pager_threads() == []  # ...and no pager started without one
+                release.set()
+            assert _pager_threads() == []  # served by one offloaded call
+            assert got == [data[2 * PAGE : 2 * PAGE + 10]]
+    finally:
+        limiter.total_tokens = aio.DEFAULT_OFFLOAD_THREADS
+
+
+@linux_only
+async def test_a_cancelled_reader_leaves_its_batch_to_finish(path: Path) -> None:
+    data = os.urandom(256 * PAGE)
+    write_cold(path, data)
+    async with aio.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+        results: list[bytes] = []
+
+        async def read(page: int) -> None:
+            results.append(await mm.read_bytes_async(page * PAGE, 8))
+
+        async with anyio.create_task_group() as group:
+            for page in range(0, 256, 8):
+                group.start_soon(read, page)
+            await anyio.lowlevel.checkpoint()
+            group.cancel_scope.cancel()
+        expected = {data[p * PAGE : p * PAGE + 8] for p in range(0, 256, 8)}
+        assert set(results) <= expected
+        for page in range(1, 256, 8):  # the pager still serves whoever comes next
+            assert await mm.read_bytes_async(page * PAGE, 8) == data[page * PAGE : page * PAGE + 8]
+
+
+@linux_only
+def test_a_mapping_read_from_one_event_loop_after_another(path: Path, anyio_backend: Any) -> None:
+    """A pager belongs to one loop: the next loop, within the pager's idle time, gets its own."""
+    data = os.urandom(64 * PAGE)
+    write_cold(path, data)
+    backend, options = (anyio_backend, {}) if isinstance(anyio_backend, str) else anyio_backend
+    with MemoryMappedFile.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+        for page in (3, 40):
+
+            async def read(page: int = page) -> bytes:
+                with anyio.fail_after(5):
+                    return await mm.read_bytes_async(page * PAGE, 16)
+
+            got = anyio.run(read, backend=backend, backend_options=options)
+            assert got == data[page * PAGE : page * PAGE + 16]
+
+
+@linux_only
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_reads_cold_pages_with_its_own_pager(path: Path) -> None:
+    data = os.urandom(64 * PAGE)
+    write_cold(path, data)
+    with MemoryMappedFile.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+
+        async def read(page: int) -> bytes:
+            with anyio.fail_after(5):
+                return await mm.read_bytes_async(page * PAGE, 16)
+
+        assert anyio.run(read, 1) == data[PAGE : PAGE + 16]
+        assert mm._pager is not None  # the parent's pager is still alive at the fork
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status
+            ok = anyio.run(read, 50) == data[50 * PAGE : 50 * PAGE + 16]
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0

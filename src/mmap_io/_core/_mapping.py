@@ -58,7 +58,7 @@ class Mapping(Paging):
         "_fileno",
         "_huge_pages",
         "_mode",
-        "_page_batch",
+        "_pager",
         "_path",
         "_policy",
         "_sync_count",
@@ -94,7 +94,7 @@ class Mapping(Paging):
         self._commit_async: Any = None
         self._timer: FlushTimer | None = None
         self._timer_task: Any = None
-        self._page_batch: Any = None  # cold async reads waiting for a worker (aio/_residency)
+        self._pager: Any = None  # the thread paging cold ranges in for async reads (aio/_pager)
         self._watchers: list[FileWatch] = []  # running watches; close() stops them
         try:
             size = os.fstat(self._fileno).st_size
@@ -434,6 +434,8 @@ class Mapping(Paging):
             timer, self._timer = self._timer, None
             watchers = tuple(self._watchers)
             self._watchers.clear()
+        if self._pager is not None:
+            self._pager.stop()
         if timer is not None:
             timer.stop()
         for watcher in watchers:

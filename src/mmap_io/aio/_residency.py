@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-import anyio.lowlevel
-
 from .._core._args import byte_view, check_range, writable_byte_view
 from .._core._mapping import Mapping
 from .._pairs import run_blocking_async
+from ._pager import Pager
 
 # Inline copies above this size would hold the loop for more than ~0.1-0.5 ms.
 LARGE_COPY = 2 << 20
@@ -101,41 +99,20 @@ class AsyncResidency(Mapping):
         )
 
 
-class _Batch:
-    """A mapping's cold ranges waiting for a worker, and the event that ends their wait."""
-
-    __slots__ = ("done", "ranges", "serving")
-
-    def __init__(self) -> None:
-        self.ranges: list[tuple[int, int]] = []
-        self.done = anyio.Event()
-        self.serving = False
-
-
 async def _page_in(mapping: Mapping, offset: int, length: int) -> None:
-    """Wait until a cold range is resident, as part of the mapping's current batch."""
-    batch: _Batch = mapping._page_batch or _new_batch(mapping)
-    batch.ranges.append((offset, length))
-    if batch.serving:
-        await batch.done.wait()
-        return
-    # This task serves every batch that forms until none is left: shielded, so that
-    # its own cancellation cannot strand the others (it lands once the work is done).
-    batch.serving = True
-    try:
-        with anyio.CancelScope(shield=True):
-            await anyio.lowlevel.checkpoint()  # let this loop turn's readers join
-            while batch.ranges:
-                ranges, done = batch.ranges, batch.done
-                batch.ranges, batch.done = [], anyio.Event()
-                try:
-                    await run_blocking_async(mapping._page_in_now, ranges)
-                finally:
-                    done.set()
-    finally:
-        batch.serving = False
+    """Wait until a cold range is resident: in the mapping's pager's next batch if it can.
 
-
-def _new_batch(mapping: Mapping) -> _Batch:
-    mapping._page_batch = _Batch()
-    return mapping._page_batch  # type: ignore[no-any-return]
+    A cancelled reader stops waiting; its range is still brought in with its batch.
+    """
+    pager: Pager | None = mapping._pager
+    done = pager.add(offset, length) if pager is not None else None
+    while done is None:
+        if mapping._closed:
+            return  # the reader's own copy reports it
+        pager = Pager.start(mapping)
+        if pager is None:  # no thread to spare for a pager: one offloaded call instead
+            await run_blocking_async(mapping._page_in_now, [(offset, length)])
+            return
+        mapping._pager = pager
+        done = pager.add(offset, length)
+    await done.wait()
