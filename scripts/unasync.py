@@ -45,9 +45,11 @@ TREES = [
         ROOT / "src" / "mmap_io" / "aio",
         ROOT / "src" / "mmap_io" / "sync",
         {
+            "_committer.py": "the thread that runs syncs for async callers",
             "_native.py": "async with and the flush timer task need a loop",
             "_pager.py": "the thread that pages cold ranges in for async readers",
             "_residency.py": "sync code faults pages in on the calling thread",
+            "_worker.py": "the base of the pager and committer threads",
             "_watch.py": "the async iterator of watch events; the sync form is a callback "
             "thread in _core/_watch.py, and both deliver the one dispatch loop's batches",
         },
@@ -56,6 +58,7 @@ TREES = [
         ROOT / "tests" / "aio",
         ROOT / "tests" / "sync",
         {
+            "test_committer.py": "tests an async-only module",
             "test_native.py": "tests an async-only module",
             "test_residency.py": "tests an async-only module",
             "test_watch.py": "tests the async-only watch stream (callbacks: tests/_core)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,39 @@ def write_cold(path: Path, data: bytes) -> None:
         file.flush()
         os.fsync(file.fileno())
         evict_file(file.fileno(), 0, 0)
+
+
+def worker_threads(name: str) -> list[threading.Thread]:
+    """The library's threads of one kind alive now (mmap_io-pager, mmap_io-committer)."""
+    return [t for t in threading.enumerate() if t.name == name]
+
+
+async def no_workers_left() -> None:
+    """Wait until every pager and committer thread has ended and its limiter slot is back."""
+    from mmap_io import aio
+
+    with anyio.fail_after(5):
+        while (
+            worker_threads("mmap_io-pager")
+            or worker_threads("mmap_io-committer")
+            or aio.offload_limiter().borrowed_tokens
+        ):
+            await anyio.sleep(0.01)
+
+
+class Disk:
+    """A stand-in sync that counts calls and can fail a chosen call (not an OS mock:
+    group commit is plain coordination code and takes any callable)."""
+
+    def __init__(self, fail_on: int = 0) -> None:
+        self.calls = 0
+        self.fail_on = fail_on
+        self.lock = threading.Lock()
+
+    def sync(self) -> None:
+        with self.lock:
+            self.calls += 1
+            call = self.calls
+        time.sleep(0.02)  # as long as a real msync can take, so callers pile up behind it
+        if call == self.fail_on:
+            raise OSError(5, "I/O error")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, final
 
 from ._core._watch import WatchOps
-from .aio._commit import AsyncGroupCommit
+from .aio._committer import AsyncCommits
 from .aio._file import AsyncFileOps
 from .aio._native import AsyncNative
 from .aio._watch import AsyncWatchOps
@@ -41,7 +41,7 @@ class MemoryMappedFile(FileOps, AsyncFileOps, AsyncNative, WatchOps, AsyncWatchO
         """Map an open file; use the classmethods, which open the file for you."""
         super().__init__(*args, **options)
         self._commit = GroupCommit()
-        self._commit_async = AsyncGroupCommit()
+        self._commit_async = AsyncCommits(self)
 
 
 def update_region(mm: MemoryMappedFile, offset: int, data: Any) -> None:

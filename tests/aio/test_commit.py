@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from functools import partial
 
 import pytest
 
-from conftest import gather_async
+from conftest import Disk, gather_async
 from mmap_io.aio._commit import AsyncGroupCommit
 
 pytestmark = pytest.mark.anyio  # async-only
-
-
-class Disk:
-    """A stand-in sync that counts calls and can fail a chosen call (not an OS mock:
-    group commit is plain coordination code and takes any callable)."""
-
-    def __init__(self, fail_on: int = 0) -> None:
-        self.calls = 0
-        self.fail_on = fail_on
-        self.lock = threading.Lock()
-
-    def sync(self) -> None:
-        with self.lock:
-            self.calls += 1
-            call = self.calls
-        time.sleep(0.02)  # as long as a real msync can take, so callers pile up behind it
-        if call == self.fail_on:
-            raise OSError(5, "I/O error")
 
 
 async def test_concurrent_callers_share_syncs() -> None:

@@ -13,10 +13,10 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
-from conftest import linux_only, write_cold
+from conftest import linux_only, no_workers_left, worker_threads, write_cold
 from mmap_io import InvalidModeError, MemoryMappedFile, MmapAdvice, OutOfBoundsError, aio
-from mmap_io.aio._pager import IDLE
 from mmap_io.aio._residency import LARGE_COPY
+from mmap_io.aio._worker import IDLE
 
 pytestmark = pytest.mark.anyio
 PAGE = 4096
@@ -127,21 +127,14 @@ async def test_offloading_uses_the_librarys_own_limiter(path: Path) -> None:
 
 
 def _pager_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "mmap_io-pager"]
-
-
-async def _wait_for_no_pager() -> None:
-    """Until every pager thread has ended and its slot came back (the loop returns it)."""
-    with anyio.fail_after(5):
-        while _pager_threads() or aio.offload_limiter().borrowed_tokens:
-            await anyio.sleep(0.01)
+    return worker_threads("mmap_io-pager")
 
 
 @linux_only
 async def test_many_cold_readers_share_one_pager_that_ends_with_the_mapping(path: Path) -> None:
     data = os.urandom(512 * PAGE)
     write_cold(path, data)
-    await _wait_for_no_pager()
+    await no_workers_left()
     limiter = aio.offload_limiter()
     async with aio.open_ro(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)
@@ -162,7 +155,7 @@ async def test_many_cold_readers_share_one_pager_that_ends_with_the_mapping(path
             k = pages.index(page) % 64
             assert chunk == data[page * PAGE + k : (page + 1) * PAGE]
         assert mm._is_resident(0, len(mm))
-    await _wait_for_no_pager()  # close stopped it, and its slot came back
+    await no_workers_left()  # close stopped it, and its slot came back
 
 
 @linux_only
@@ -174,7 +167,7 @@ async def test_an_idle_pager_ends_and_a_new_one_starts(path: Path) -> None:
         assert await mm.read_bytes_async(0, 10) == data[:10]
         first = mm._pager
         await anyio.sleep(IDLE)
-        await _wait_for_no_pager()
+        await no_workers_left()
         assert await mm.read_bytes_async(30 * PAGE, 10) == data[30 * PAGE : 30 * PAGE + 10]
         assert mm._pager is not first
 
@@ -183,7 +176,7 @@ async def test_an_idle_pager_ends_and_a_new_one_starts(path: Path) -> None:
 async def test_cold_reads_without_a_free_slot_are_offloaded_one_by_one(path: Path) -> None:
     data = os.urandom(64 * PAGE)
     write_cold(path, data)
-    await _wait_for_no_pager()
+    await no_workers_left()
     limiter = aio.offload_limiter()
     limiter.total_tokens = 1
     try:

@@ -53,6 +53,7 @@ class Mapping(Paging):
     __slots__ = (
         "_commit",
         "_commit_async",
+        "_committer",
         "_created",
         "_file",
         "_fileno",
@@ -95,6 +96,7 @@ class Mapping(Paging):
         self._timer: FlushTimer | None = None
         self._timer_task: Any = None
         self._pager: Any = None  # the thread paging cold ranges in for async reads (aio/_pager)
+        self._committer: Any = None  # the thread running syncs for async callers (aio/_committer)
         self._watchers: list[FileWatch] = []  # running watches; close() stops them
         try:
             size = os.fstat(self._fileno).st_size
@@ -434,8 +436,9 @@ class Mapping(Paging):
             timer, self._timer = self._timer, None
             watchers = tuple(self._watchers)
             self._watchers.clear()
-        if self._pager is not None:
-            self._pager.stop()
+        for worker in (self._pager, self._committer):
+            if worker is not None:
+                worker.stop()
         if timer is not None:
             timer.stop()
         for watcher in watchers:

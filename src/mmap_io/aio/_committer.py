@@ -1,0 +1,100 @@
+"""The committer: a mapping's thread that runs syncs back to back for async callers.
+
+Group commit without a leader task: a caller that needs its writes durable joins the
+round that the next sync will cover, and waits. The committer takes the round (so
+everyone in it arrived before the sync started), runs the sync, and wakes the round
+at once. Callers that arrive meanwhile form the next round, which starts as soon as
+the thread is free: no task has to wake first, hop to a worker and come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+
+from .._core._mapping import Mapping
+from ._commit import AsyncGroupCommit
+from ._worker import IDLE, LoopWorker
+
+
+class Round:
+    """The callers one sync covers, and how it ended."""
+
+    __slots__ = ("done", "error", "sync")
+
+    def __init__(self, sync: Callable[[], object]) -> None:
+        self.sync = sync
+        self.done = anyio.Event()
+        self.error: Exception | None = None
+
+
+class Committer(LoopWorker):
+    """Runs one mapping's syncs for one event loop."""
+
+    __slots__ = ("_round",)
+    thread_name = "mmap_io-committer"
+
+    def __init__(self, mapping: Mapping) -> None:
+        super().__init__(mapping)
+        self._round: Round | None = None
+
+    def join(self, sync: Callable[[], object]) -> Round | None:
+        """The round the next sync covers. None: ended, or not this loop's."""
+        if not self.serves_here():
+            return None
+        with self._cond:
+            if not self._open:
+                return None
+            if self._round is None:
+                self._round = Round(sync)
+                self._cond.notify()
+            return self._round
+
+    def _serve(self) -> None:
+        while (round_ := self._next_round()) is not None:
+            try:
+                round_.sync()
+            except Exception as error:  # every caller in the round needed this sync
+                round_.error = error
+            self._soon(round_.done.set)
+
+    def _next_round(self) -> Round | None:
+        with self._cond:
+            if self._round is None and self._open:
+                self._cond.wait(IDLE)
+            round_, self._round = self._round, None
+            if round_ is None:
+                self._open = False
+            return round_
+
+
+class AsyncCommits:
+    """How a mapping's async callers share syncs: its committer, or a leader task without one."""
+
+    __slots__ = ("_fallback", "_mapping")
+
+    def __init__(self, mapping: Mapping) -> None:
+        self._mapping = mapping
+        self._fallback = AsyncGroupCommit()  # when no thread can be spared for a committer
+
+    async def run_async(self, sync: Callable[[], object]) -> None:
+        """Return once a call of `sync` that started after this call has finished.
+
+        Raises:
+            Exception: Whatever that call of `sync` raised.
+        """
+        mapping = self._mapping
+        committer: Committer | None = mapping._committer
+        round_ = committer.join(sync) if committer is not None else None
+        if round_ is None:
+            committer = None if mapping._closed else Committer.start(mapping)
+            if committer is None:
+                await self._fallback.run_async(sync)
+                return
+            mapping._committer = committer
+            round_ = committer.join(sync)
+            assert round_ is not None  # a new committer serves this loop
+        await round_.done.wait()
+        if round_.error is not None:
+            raise round_.error

@@ -1,0 +1,100 @@
+"""Threads that serve one mapping for one event loop: the pager and the committer.
+
+Each runs blocking work back to back for the loop's tasks and wakes the loop with the
+backend's own thread-safe callback, one wake per batch: cheaper than a `to_thread`
+call per batch, and the thread can take the next batch the moment it is free.
+
+A worker holds one token of the library's CapacityLimiter for as long as it lives,
+so the limiter still bounds every thread the library runs; `start` gives None when no
+token is free, and callers then offload one call per batch instead. A worker ends
+after IDLE seconds without work and when its mapping closes; it serves only the loop
+and the process that started it (a forked child has no thread behind it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from typing import Any, ClassVar, TypeVar
+
+import anyio
+
+from .._core._mapping import Mapping
+from .._pairs import offload_limiter
+
+IDLE = 0.25  # seconds a worker waits for work before its thread ends
+
+W = TypeVar("W", bound="LoopWorker")
+
+
+class LoopWorker:
+    """A thread doing one mapping's blocking work for one event loop."""
+
+    __slots__ = ("_cond", "_limiter", "_loop", "_mapping", "_open", "_pid")
+    thread_name: ClassVar[str]
+
+    def __init__(self, mapping: Mapping) -> None:
+        self._mapping = mapping
+        self._loop = current_loop()
+        self._pid = os.getpid()
+        self._limiter = offload_limiter()
+        self._cond = threading.Condition(threading.Lock())  # guards the queue and _open
+        self._open = True
+
+    @classmethod
+    def start(cls: type[W], mapping: Mapping) -> W | None:
+        """Start a worker for the running loop; None when the library has no thread to spare."""
+        worker = cls(mapping)
+        try:
+            worker._limiter.acquire_on_behalf_of_nowait(worker)
+        except anyio.WouldBlock:
+            return None
+        try:
+            threading.Thread(target=worker._run, name=cls.thread_name, daemon=True).start()
+        except RuntimeError:  # the process is out of threads
+            worker._limiter.release_on_behalf_of(worker)
+            return None
+        return worker
+
+    def serves_here(self) -> bool:
+        """True in the loop and process the worker was started for."""
+        return self._pid == os.getpid() and self._loop is current_loop()
+
+    def stop(self) -> None:
+        """End the thread once the queued work is done (from any thread; never waits)."""
+        if self._pid != os.getpid():
+            return  # a forked child: the lock may have been held by a thread it lacks
+        with self._cond:
+            self._open = False
+            self._cond.notify()
+
+    def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._soon(self._limiter.release_on_behalf_of, self)
+
+    def _serve(self) -> None:
+        """The thread's work: take batches under `_cond` until `_open` ends or IDLE passes."""
+        raise NotImplementedError
+
+    def _soon(self, fn: Any, *args: Any) -> None:
+        """Have the loop call fn(*args); a loop that has ended has no one left to wake."""
+        loop: Any = self._loop
+        with contextlib.suppress(Exception):
+            if isinstance(loop, asyncio.AbstractEventLoop):
+                loop.call_soon_threadsafe(fn, *args)
+            else:
+                loop.run_sync_soon(fn, *args)  # a trio token
+
+
+def current_loop() -> object:
+    """The running asyncio loop, or trio's token for the running trio run."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        import trio  # anyio's other backend; loaded, since it is what runs this code
+
+        return trio.lowlevel.current_trio_token()

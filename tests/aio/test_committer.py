@@ -1,0 +1,159 @@
+"""The committer thread: async callers share syncs run back to back by one thread."""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from conftest import Disk, gather_async, no_workers_left, worker_threads
+from mmap_io import MemoryMappedFile, MmapIoError, aio
+
+pytestmark = pytest.mark.anyio
+PAGE = 4096
+
+
+def _committers() -> int:
+    return len(worker_threads("mmap_io-committer"))
+
+
+async def test_concurrent_callers_share_the_committers_syncs(path: Path) -> None:
+    await no_workers_left()
+    disk = Disk()
+    async with aio.create_rw(path, PAGE) as mm:
+        await gather_async(*(partial(mm._commit_async.run_async, disk.sync) for _ in range(50)))
+        assert 1 <= disk.calls <= 3
+        assert _committers() == 1
+        assert aio.offload_limiter().borrowed_tokens == 1  # the committer holds one slot
+    await no_workers_left()  # close ended it and gave the slot back
+
+
+async def test_durable_writes_from_many_tasks_are_on_disk(path: Path) -> None:
+    async with aio.create_rw(path, 64 * PAGE) as mm:
+        before = mm.sync_count
+
+        async def writer(k: int) -> None:
+            for i in range(10):
+                await mm.update_region_async(k * PAGE + i, bytes([k + 1]))
+
+        async with anyio.create_task_group() as group:
+            for k in range(64):
+                group.start_soon(writer, k)
+        assert 1 <= mm.sync_count - before < 64 * 10 // 4
+        assert mm.pending_bytes == 0
+    with MemoryMappedFile.open_ro(path) as fresh:
+        for k in range(64):
+            assert fresh.read_bytes(k * PAGE, 10) == bytes([k + 1]) * 10
+
+
+async def test_a_failing_sync_fails_its_whole_round_and_strands_nobody(path: Path) -> None:
+    disk = Disk(fail_on=1)
+    outcomes: list[str] = []
+    async with aio.create_rw(path, PAGE) as mm:
+
+        async def caller() -> None:
+            try:
+                await mm._commit_async.run_async(disk.sync)
+                outcomes.append("ok")
+            except OSError as error:
+                assert error.errno == 5
+                outcomes.append("failed")
+
+        await gather_async(*(caller for _ in range(20)))
+        assert len(outcomes) == 20 and outcomes.count("failed") >= 1
+        assert disk.calls == 1 + (outcomes.count("ok") > 0)  # the late ones shared call 2
+        await mm._commit_async.run_async(disk.sync)  # the committer goes on working
+        assert disk.calls == 2 + (outcomes.count("ok") > 0)
+
+
+async def test_an_idle_committer_ends_and_the_next_caller_starts_another(path: Path) -> None:
+    await no_workers_left()
+    async with aio.create_rw(path, PAGE) as mm:
+        await mm.update_region_async(0, b"one")
+        assert _committers() == 1
+        await no_workers_left()  # idle for IDLE seconds: it ended
+        await mm.update_region_async(3, b"two")
+        assert mm.sync_count == 2
+    with MemoryMappedFile.open_ro(path) as fresh:
+        assert fresh.read_bytes(0, 6) == b"onetwo"
+
+
+async def test_without_a_free_slot_a_caller_leads_a_sync_itself(path: Path) -> None:
+    await no_workers_left()
+    limiter = aio.offload_limiter()
+    limiter.total_tokens = 1
+    try:
+        async with aio.create_rw(path, PAGE) as mm:
+            await mm.touch_pages_async()  # the write's copy needs no slot, only its sync
+            taken, release = anyio.Event(), anyio.Event()
+
+            async def hold_the_only_slot() -> None:
+                async with limiter:
+                    taken.set()
+                    await release.wait()
+
+            async def write() -> None:
+                await mm.update_region_async(0, b"led")
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(hold_the_only_slot)
+                await taken.wait()
+                group.start_soon(write)
+                await anyio.sleep(0.05)
+                assert mm.sync_count == 0  # waiting for a slot, like any offload...
+                assert _committers() == 0  # ...and no committer started without one
+                release.set()
+            assert mm.sync_count == 1 and _committers() == 0
+    finally:
+        limiter.total_tokens = aio.DEFAULT_OFFLOAD_THREADS
+
+
+async def test_flushing_a_closed_mapping_starts_no_committer(path: Path) -> None:
+    await no_workers_left()
+    mm = await aio.create_rw(path, PAGE)
+    mm.close()
+    with pytest.raises(MmapIoError, match="closed") as caught:
+        await mm.flush_async()
+    assert isinstance(caught.value, ValueError)
+    assert _committers() == 0
+
+
+def test_a_mapping_flushed_from_one_event_loop_after_another(
+    path: Path, anyio_backend: Any
+) -> None:
+    """A committer serves one loop: the next loop, within its idle time, gets its own."""
+    backend, options = anyio_backend
+    with MemoryMappedFile.create_rw(path, PAGE) as mm:
+        for text in (b"first", b"later"):
+
+            async def write(text: bytes = text) -> None:
+                with anyio.fail_after(5):
+                    await mm.update_region_async(0, text)
+
+            anyio.run(write, backend=backend, backend_options=options)
+            with MemoryMappedFile.open_ro(path) as fresh:
+                assert fresh.read_bytes(0, 5) == text
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_gets_its_own_committer(path: Path) -> None:
+    with MemoryMappedFile.create_rw(path, PAGE) as mm:
+
+        async def write(text: bytes) -> None:
+            with anyio.fail_after(5):
+                await mm.update_region_async(0, text)
+
+        anyio.run(write, b"parent")
+        assert mm._committer is not None  # alive at the fork
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status
+            anyio.run(write, b"child!")
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    with MemoryMappedFile.open_ro(path) as fresh:  # the child's durable write
+        assert fresh.read_bytes(0, 6) == b"child!"
