@@ -31,8 +31,10 @@ class AsyncResidency(Mapping):
     async def read_into_async(self, offset: int, buf: Any) -> None:
         """Fill `buf` from `offset` without ever waiting for the disk on the event loop.
 
-        If the call is cancelled while cold pages are being read, the worker may still
-        bring them in, but `buf` is filled only by a call that returns.
+        Cancelled while waiting for cold pages, it stops at once and leaves `buf`
+        untouched (the pager still brings the range in). A copy over 2 MiB runs in a
+        worker thread that finishes before the cancellation lands, so `buf` may then
+        be filled by a call that raises.
 
         Raises:
             OutOfBoundsError: The read would pass the end; `buf` is left untouched.
