@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,16 @@ def test_a_forked_child_gets_its_own_committer(path: Path) -> None:
         assert os.waitstatus_to_exitcode(status) == 0
     with MemoryMappedFile.open_ro(path) as fresh:  # the child's durable write
         assert fresh.read_bytes(0, 6) == b"child!"
+
+
+async def test_a_mapping_dropped_unclosed_is_freed_at_once(path: Path) -> None:
+    """Its pager and committer hold it only while they work for someone."""
+    await no_workers_left()
+    mm = await aio.create_rw(path, 64 * PAGE)
+    await mm.update_region_async(0, b"durable")
+    await mm.read_bytes_async(40 * PAGE, 8)  # a fresh page: through the pager on Linux
+    assert _committers() == 1
+    gone = weakref.ref(mm)
+    del mm
+    assert gone() is None  # by reference counting alone, no garbage collection
+    await no_workers_left()  # its threads then end on their own

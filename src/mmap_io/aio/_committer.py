@@ -9,6 +9,7 @@ the thread is free: no task has to wake first, hop to a worker and come back.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import anyio
@@ -52,12 +53,24 @@ class Committer(LoopWorker):
             return self._round
 
     def _serve(self) -> None:
-        while (round_ := self._next_round()) is not None:
-            try:
-                round_.sync()
-            except Exception as error:  # every caller in the round needed this sync
-                round_.error = error
-            self._soon(round_.done.set)
+        while self._run_next_round():
+            pass
+
+    def _run_next_round(self) -> bool:
+        """Run one sync for the round waiting; False once the thread should end.
+
+        A function of its own so that no round (and through its sync, the mapping) stays
+        referenced while the thread waits for the next.
+        """
+        round_ = self._next_round()
+        if round_ is None:
+            return False
+        try:
+            round_.sync()
+        except Exception as error:  # every caller in the round needed this sync
+            round_.error = error
+        self._soon(round_.done.set)
+        return True
 
     def _next_round(self) -> Round | None:
         with self._cond:
@@ -75,7 +88,7 @@ class AsyncCommits:
     __slots__ = ("_fallback", "_mapping")
 
     def __init__(self, mapping: Mapping) -> None:
-        self._mapping = mapping
+        self._mapping = weakref.ref(mapping)  # the mapping owns this; no cycle back
         self._fallback = AsyncGroupCommit()  # when no thread can be spared for a committer
 
     async def run_async(self, sync: Callable[[], object]) -> None:
@@ -84,7 +97,8 @@ class AsyncCommits:
         Raises:
             Exception: Whatever that call of `sync` raised.
         """
-        mapping = self._mapping
+        mapping = self._mapping()
+        assert mapping is not None  # the caller's method holds it
         committer: Committer | None = mapping._committer
         round_ = committer.join(sync) if committer is not None else None
         if round_ is None:

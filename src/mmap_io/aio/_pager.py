@@ -45,12 +45,16 @@ class Pager(LoopWorker):
     def _serve(self) -> None:
         reading: Batch | None = None  # started, not yet waited for
         while (batch := self._next_batch(wait=reading is None)) or reading:
+            mapping = self._mapping()
+            if mapping is None:
+                return  # collected, so nobody is waiting for it
             if batch:
-                _quietly(self._mapping._start_page_in, batch[0])
+                _quietly(mapping._start_page_in, batch[0])
             if reading:
-                _quietly(self._mapping._finish_page_in, reading[0])
+                _quietly(mapping._finish_page_in, reading[0])
                 self._soon(reading[1].set)
             reading = batch
+            del mapping
 
     def _next_batch(self, wait: bool) -> Batch | None:
         """Take what is queued; with `wait`, wait up to IDLE for it, and close if none came."""

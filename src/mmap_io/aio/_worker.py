@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import weakref
 from typing import Any, ClassVar, TypeVar
 
 import anyio
@@ -36,7 +37,9 @@ class LoopWorker:
     thread_name: ClassVar[str]
 
     def __init__(self, mapping: Mapping) -> None:
-        self._mapping = mapping
+        # Weak: the mapping owns its workers, and a mapping dropped unclosed should go
+        # when its last reference does. Whoever waits on a worker holds the mapping.
+        self._mapping = weakref.ref(mapping)
         self._loop = current_loop()
         self._pid = os.getpid()
         self._limiter = offload_limiter()
