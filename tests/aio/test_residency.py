@@ -15,6 +15,7 @@ import pytest
 
 from conftest import linux_only, no_workers_left, worker_threads, write_cold
 from mmap_io import InvalidModeError, MemoryMappedFile, MmapAdvice, OutOfBoundsError, aio
+from mmap_io.aio._pager import GROUP, Pager
 from mmap_io.aio._residency import LARGE_COPY
 from mmap_io.aio._worker import IDLE
 
@@ -268,3 +269,24 @@ def test_a_forked_child_reads_cold_pages_with_its_own_pager(path: Path) -> None:
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
+
+
+@linux_only
+async def test_the_pager_wakes_readers_in_groups(path: Path) -> None:
+    """One wake-up holds the loop for at most GROUP readers' copies."""
+    write_cold(path, os.urandom(64 * PAGE))
+    async with aio.open_ro(path) as mm:
+        pager = Pager.start(mm)
+        assert pager is not None
+        events = [pager.add(page * PAGE, 8) for page in range(2 * GROUP + 5)]
+        assert [len([e for e in events if e is group]) for group in dict.fromkeys(events)] == [
+            GROUP,
+            GROUP,
+            5,
+        ]
+        with anyio.fail_after(5):
+            for event in dict.fromkeys(events):
+                assert event is not None
+                await event.wait()
+        assert mm._is_resident(0, (2 * GROUP + 5) * PAGE)
+        pager.stop()

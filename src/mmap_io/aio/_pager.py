@@ -1,8 +1,10 @@
 """The pager: a mapping's thread that brings cold ranges in, in batches, for async readers.
 
-Readers queue a range and wait on their batch's event. The pager takes everything
-queued, starts those reads, then waits for the batch before it (`_start_page_in`,
-`_finish_page_in`): while the disk reads one batch, the loop is queueing the next.
+Readers queue a range and wait on their group's event. The pager takes everything
+queued, starts those reads, then waits for what it started the time before
+(`_start_page_in`, `_finish_page_in`): while the disk reads one batch, the loop is
+queueing the next. Readers are woken in groups of at most GROUP, so that one wake
+holds the loop for a few hundred microseconds, not for every reader at once.
 """
 
 from __future__ import annotations
@@ -15,19 +17,22 @@ import anyio
 from .._core._mapping import Mapping
 from ._worker import IDLE, LoopWorker
 
-Batch = tuple[list[tuple[int, int]], anyio.Event]  # ranges, and the event their readers await
+# Readers woken by one event. Measured with 64 cold readers: 16 kept the loop's p99
+# lag near 1 ms where waking all at once gave 1.5-1.9 ms, at the same throughput.
+GROUP = 16
+
+Group = tuple[list[tuple[int, int]], anyio.Event]  # ranges, and the event their readers await
 
 
 class Pager(LoopWorker):
     """Pages in one mapping's cold ranges for one event loop."""
 
-    __slots__ = ("_done", "_pending")
+    __slots__ = ("_pending",)
     thread_name = "mmap_io-pager"
 
     def __init__(self, mapping: Mapping) -> None:
         super().__init__(mapping)
-        self._pending: list[tuple[int, int]] = []
-        self._done = anyio.Event()
+        self._pending: list[Group] = []
 
     def add(self, offset: int, length: int) -> anyio.Event | None:
         """Queue a range; the event is set once it is in. None: ended, or not this loop's."""
@@ -36,37 +41,38 @@ class Pager(LoopWorker):
         with self._cond:
             if not self._open:
                 return None
-            if not self._pending:
-                self._done = anyio.Event()
+            pending = self._pending
+            if not pending:
                 self._cond.notify()
-            self._pending.append((offset, length))
-            return self._done
+            if not pending or len(pending[-1][0]) >= GROUP:
+                pending.append(([], anyio.Event()))
+            ranges, done = pending[-1]
+            ranges.append((offset, length))
+            return done
 
     def _serve(self) -> None:
-        reading: Batch | None = None  # started, not yet waited for
-        while (batch := self._next_batch(wait=reading is None)) or reading:
+        reading: list[Group] = []  # started, not yet waited for
+        while (batch := self._next_batch(wait=not reading)) or reading:
             mapping = self._mapping()
             if mapping is None:
                 return  # collected, so nobody is waiting for it
             if batch:
-                _quietly(mapping._start_page_in, batch[0])
-            if reading:
-                _quietly(mapping._finish_page_in, reading[0])
-                self._soon(reading[1].set)
+                _quietly(mapping._start_page_in, [r for ranges, _ in batch for r in ranges])
+            for ranges, done in reading:
+                _quietly(mapping._finish_page_in, ranges)
+                self._soon(done.set)
             reading = batch
             del mapping
 
-    def _next_batch(self, wait: bool) -> Batch | None:
+    def _next_batch(self, wait: bool) -> list[Group]:
         """Take what is queued; with `wait`, wait up to IDLE for it, and close if none came."""
         with self._cond:
             if wait and not self._pending and self._open:
                 self._cond.wait(IDLE)
-            if not self._pending:
-                if wait:
-                    self._open = False
-                return None
-            ranges, self._pending = self._pending, []
-            return ranges, self._done
+            if not self._pending and wait:
+                self._open = False
+            batch, self._pending = self._pending, []
+            return batch
 
 
 def _quietly(step: Callable[[list[tuple[int, int]]], None], ranges: list[tuple[int, int]]) -> None:

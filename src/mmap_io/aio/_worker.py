@@ -94,10 +94,14 @@ class LoopWorker:
 
 
 def current_loop() -> object:
-    """The running asyncio loop, or trio's token for the running trio run."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        import trio  # anyio's other backend; loaded, since it is what runs this code
+    """The running asyncio loop, or trio's token for the running trio run.
 
-        return trio.lowlevel.current_trio_token()
+    Asked on every cold read, so no exception on trio's path: asyncio's own
+    `_get_running_loop` (exported by asyncio.events) answers None instead of raising.
+    """
+    loop = asyncio.events._get_running_loop()
+    if loop is not None:
+        return loop
+    import trio  # anyio's other backend; loaded, since it is what runs this code
+
+    return trio.lowlevel.current_trio_token()
