@@ -1,16 +1,27 @@
-"""Residency hints: pages recently seen in memory, trusted briefly so hot reads skip mincore."""
+"""Residency hints: what mincore said about a page, trusted briefly so reads skip asking.
+
+A page seen resident is believed resident, and a page seen cold believed cold, until
+the current period ends; then everything is asked again. A cold belief that went
+stale costs nothing but speed (the async path sends the range to the pager, which
+finds it in memory at once); a resident belief that went stale costs one page fault
+on the reading thread.
+"""
 
 from __future__ import annotations
 
 import time
 
-# How long a page seen resident is believed to stay so. The kernel rarely evicts a page
-# this soon after it was used; if it does, that read faults on the calling thread once.
+# How long what mincore said is believed. The kernel rarely evicts a page this soon
+# after it was used; if it does, that read faults on the calling thread once.
 TRUST_SECONDS = 1.0
+
+UNKNOWN, RESIDENT, COLD = 0, 1, 2
+# mincore's answer (bit 0: resident) as hint bytes, for a whole vector at once.
+FROM_MINCORE = bytes(RESIDENT if b & 1 else COLD for b in range(256))
 
 
 class ResidencyHints:
-    """One byte per page: 1 where the page was seen resident in the current period."""
+    """One byte per page: UNKNOWN, RESIDENT or COLD as last seen in this period."""
 
     __slots__ = ("_expires", "_pages")
 
@@ -27,8 +38,12 @@ class ResidencyHints:
         if last >= len(pages):
             return False
         if first == last:
-            return pages[first] == 1
-        return pages.find(0, first, last + 1) < 0
+            return pages[first] == RESIDENT
+        return pages.count(RESIDENT, first, last + 1) == last + 1 - first
+
+    def seen_cold(self, first: int, last: int) -> bool:
+        """True if a page in [first, last] was seen cold in this period (call known first)."""
+        return self._pages.find(COLD, first, last + 1) >= 0
 
     def mark(self, first: int, last: int) -> None:
         """Remember that pages [first, last] are resident now."""
@@ -36,9 +51,17 @@ class ResidencyHints:
         if last >= len(pages):
             pages.extend(bytes(last + 1 - len(pages)))
         if first == last:
-            pages[first] = 1
+            pages[first] = RESIDENT
         else:
             pages[first : last + 1] = b"\x01" * (last + 1 - first)
+
+    def record(self, first: int, vector: bytes) -> None:
+        """Remember a mincore vector whose first byte is page `first`."""
+        pages = self._pages
+        end = first + len(vector)
+        if end > len(pages):
+            pages.extend(bytes(end - len(pages)))
+        pages[first:end] = vector.translate(FROM_MINCORE)
 
     def forget(self) -> None:
         """Trust nothing seen so far (after a resize or DONT_NEED, and every period)."""

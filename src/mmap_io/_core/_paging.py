@@ -31,6 +31,7 @@ from ._utils import page_span
 _PAGE = mmap.PAGESIZE
 # mincore(2) sets bit 0 of a page's byte when the page is resident.
 _RESIDENT = bytes(b for b in range(256) if b & 1)
+WINDOW = 64  # pages mincore is asked about at once: 64 cost about what 1 does
 
 
 class Paging(Region):
@@ -155,21 +156,27 @@ class Paging(Region):
     def _is_resident(self, offset: int, length: int) -> bool:
         """True when every page of a non-empty range is in memory; False if unknown.
 
-        Pages seen resident in the last second are believed without asking the kernel
-        (see _hints.py); the rest are checked with mincore.
+        What was seen in the last second is believed without asking the kernel (see
+        _hints.py). Otherwise mincore is asked about the whole aligned window of
+        WINDOW pages around the range, for the same cost as one page, so that random
+        reads nearby are answered from the hints.
         """
         first, last = offset // _PAGE, (offset + length - 1) // _PAGE
         hints = self._hints
         if hints.known(first, last):
             return True
+        if hints.seen_cold(first, last):
+            return False
+        start = first - first % WINDOW
+        end = min(max(last + 1, start + WINDOW), -(-len(self._mm) // _PAGE))
         try:
-            vector = _os.resident_pages(self._address + first * _PAGE, (last + 1 - first) * _PAGE)
+            vector = _os.resident_pages(self._address + start * _PAGE, (end - start) * _PAGE)
         except OSError:
             return False
-        if vector is None or vector.translate(None, _RESIDENT):
+        if vector is None:
             return False
-        hints.mark(first, last)
-        return True
+        hints.record(start, vector)
+        return not vector[first - start : last + 1 - start].translate(None, _RESIDENT)
 
     def _copy_in(self, offset: int, data: Any) -> None:
         """The write step of a durable write; the async twin avoids faulting on the loop."""
@@ -186,6 +193,7 @@ class Paging(Region):
                 # state lock keeps close and resize out until the copy ends; `dest` is an
                 # exported view, so its buffer can neither move nor be freed meanwhile.
                 ctypes.memmove(buffer_address(dest), self._address + off, n)
+                self._hints.mark(off // _PAGE, (off + n - 1) // _PAGE)  # all faulted in
 
     def _copy_in_now(self, offset: int, data: Any) -> None:
         """update_region by memmove: the GIL is released while missing pages fault in."""
@@ -196,6 +204,7 @@ class Paging(Region):
             if n:
                 # Safety: as in _copy_out_now; the mapping is writable (checked above).
                 ctypes.memmove(self._address + off, buffer_address(source), n)
+                self._hints.mark(off // _PAGE, (off + n - 1) // _PAGE)  # all faulted in
         self._count_write(n)
 
     def _lock_now(self, offset: object, length: object, lock: bool) -> None:

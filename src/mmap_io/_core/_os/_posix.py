@@ -1,8 +1,9 @@
 """libc calls shared by Linux and macOS, declared once through ctypes.
 
-ctypes releases the GIL around each foreign call, which is why msync, madvise and
-mincore go through here rather than through the stdlib mmap methods (those hold the
-GIL, so a slow msync in a worker thread would still stall the event loop).
+ctypes releases the GIL around each foreign call, which is why msync and madvise go
+through here rather than through the stdlib mmap methods (those hold the GIL, so a
+slow msync in a worker thread would still stall the event loop). mincore, which never
+waits for the disk, is the one call made with the GIL held.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ _madvise = libc.madvise
 _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _madvise.restype = ctypes.c_int
 
-_mincore = libc.mincore
+# mincore reads page-table and page-cache state: it never waits for the disk and takes
+# a microsecond or two. Called with the GIL held (PyDLL), it spares the event loop,
+# which asks it before async reads, a GIL round trip with the pager thread each time.
+_mincore = ctypes.PyDLL(None, use_errno=True).mincore
 _mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
 _mincore.restype = ctypes.c_int
 
