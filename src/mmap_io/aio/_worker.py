@@ -27,13 +27,25 @@ from .._pairs import offload_limiter
 
 IDLE = 0.25  # seconds a worker waits for work before its thread ends
 
+# Forks so far in this process's line: a worker compares its own count with this
+# rather than calling os.getpid() (a syscall) on every cold read or durable write.
+_forks = [0]
+
+
+def _forked() -> None:
+    _forks[0] += 1
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_forked)
+
 W = TypeVar("W", bound="LoopWorker")
 
 
 class LoopWorker:
     """A thread doing one mapping's blocking work for one event loop."""
 
-    __slots__ = ("_cond", "_limiter", "_loop", "_mapping", "_open", "_pid")
+    __slots__ = ("_cond", "_forks", "_limiter", "_loop", "_mapping", "_open")
     thread_name: ClassVar[str]
 
     def __init__(self, mapping: Mapping) -> None:
@@ -41,7 +53,7 @@ class LoopWorker:
         # when its last reference does. Whoever waits on a worker holds the mapping.
         self._mapping = weakref.ref(mapping)
         self._loop = current_loop()
-        self._pid = os.getpid()
+        self._forks = _forks[0]
         self._limiter = offload_limiter()
         self._cond = threading.Condition(threading.Lock())  # guards the queue and _open
         self._open = True
@@ -63,11 +75,11 @@ class LoopWorker:
 
     def serves_here(self) -> bool:
         """True in the loop and process the worker was started for."""
-        return self._pid == os.getpid() and self._loop is current_loop()
+        return self._forks == _forks[0] and self._loop is current_loop()
 
     def stop(self) -> None:
         """End the thread once the queued work is done (from any thread; never waits)."""
-        if self._pid != os.getpid():
+        if self._forks != _forks[0]:
             return  # a forked child: the lock may have been held by a thread it lacks
         with self._cond:
             self._open = False
