@@ -75,7 +75,10 @@ class LoopWorker:
 
     def serves_here(self) -> bool:
         """True in the loop and process the worker was started for."""
-        return self._forks == _forks[0] and self._loop is current_loop()
+        loop: object = _running_asyncio_loop()  # inline for asyncio: asked on every call
+        if loop is None:
+            loop = current_loop()
+        return self._loop is loop and self._forks == _forks[0]
 
     def stop(self) -> None:
         """End the thread once the queued work is done (from any thread; never waits)."""
@@ -105,13 +108,14 @@ class LoopWorker:
                 loop.run_sync_soon(fn, *args)  # a trio token
 
 
-def current_loop() -> object:
-    """The running asyncio loop, or trio's token for the running trio run.
+# asyncio's own lookup (exported by asyncio.events), which answers None outside an
+# asyncio loop where get_running_loop raises: no exception on trio's path.
+_running_asyncio_loop = asyncio.events._get_running_loop
 
-    Asked on every cold read, so no exception on trio's path: asyncio's own
-    `_get_running_loop` (exported by asyncio.events) answers None instead of raising.
-    """
-    loop = asyncio.events._get_running_loop()
+
+def current_loop() -> object:
+    """The running asyncio loop, or trio's token for the running trio run."""
+    loop = _running_asyncio_loop()
     if loop is not None:
         return loop
     import trio  # anyio's other backend; loaded, since it is what runs this code
