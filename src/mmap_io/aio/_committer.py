@@ -9,6 +9,7 @@ the thread is free: no task has to wake first, hop to a worker and come back.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable
 
@@ -18,14 +19,23 @@ from .._core._mapping import Mapping
 from ._commit import AsyncGroupCommit
 from ._worker import IDLE, LoopWorker
 
+# Callers in a round at which the loop hands the GIL to an idle committer. A busy
+# event loop keeps the GIL until it next waits for I/O, so the committer, woken by
+# the round's first caller, would start the sync only after every ready writer had
+# run; handing over at 32 starts it while the rest are still being served, and they
+# make the next round. Measured with 64 writers: 11.2-11.6x the one-msync-per-write
+# anchor against 9.7-10.7x without; handing over at 16 was slower (syncs too small).
+HAND_OVER_AT = 32
+
 
 class Round:
     """The callers one sync covers, and how it ended."""
 
-    __slots__ = ("done", "error", "sync")
+    __slots__ = ("callers", "done", "error", "sync")
 
     def __init__(self, sync: Callable[[], object]) -> None:
         self.sync = sync
+        self.callers = 0
         self.done = anyio.Event()
         self.error: Exception | None = None
 
@@ -33,12 +43,13 @@ class Round:
 class Committer(LoopWorker):
     """Runs one mapping's syncs for one event loop."""
 
-    __slots__ = ("_round",)
+    __slots__ = ("_round", "_syncing")
     thread_name = "mmap_io-committer"
 
     def __init__(self, mapping: Mapping) -> None:
         super().__init__(mapping)
         self._round: Round | None = None
+        self._syncing = False
 
     def join(self, sync: Callable[[], object]) -> Round | None:
         """The round the next sync covers. None: ended, or not this loop's."""
@@ -47,10 +58,14 @@ class Committer(LoopWorker):
         with self._cond:
             if not self._open:
                 return None
-            if self._round is None:
-                self._round = Round(sync)
+            round_ = self._round
+            if round_ is None:
+                round_ = self._round = Round(sync)
                 self._cond.notify()
-            return self._round
+            round_.callers += 1
+        if round_.callers == HAND_OVER_AT and not self._syncing:
+            time.sleep(0)  # release the GIL: the waiting committer takes it and syncs
+        return round_
 
     def _serve(self) -> None:
         while self._run_next_round():
@@ -65,10 +80,13 @@ class Committer(LoopWorker):
         round_ = self._next_round()
         if round_ is None:
             return False
+        self._syncing = True
         try:
             round_.sync()
         except Exception as error:  # every caller in the round needed this sync
             round_.error = error
+        finally:
+            self._syncing = False
         self._soon(round_.done.set)
         return True
 
