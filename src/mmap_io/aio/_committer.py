@@ -34,7 +34,7 @@ class Round:
     __slots__ = ("callers", "done", "error", "sync")
 
     def __init__(self, sync: Callable[[], object]) -> None:
-        self.sync = sync
+        self.sync: Callable[[], object] | None = sync  # None once run
         self.callers = 0
         self.done = anyio.Event()
         self.error: Exception | None = None
@@ -74,19 +74,22 @@ class Committer(LoopWorker):
     def _run_next_round(self) -> bool:
         """Run one sync for the round waiting; False once the thread should end.
 
-        A function of its own so that no round (and through its sync, the mapping) stays
-        referenced while the thread waits for the next.
+        The sync (a method of the mapping) is let go before the round is woken, so that
+        a mapping dropped unclosed goes as soon as its callers are done.
         """
         round_ = self._next_round()
         if round_ is None:
             return False
+        sync, round_.sync = round_.sync, None  # hold the mapping no longer than the sync
         self._syncing = True
         try:
-            round_.sync()
+            if sync is not None:
+                sync()
         except Exception as error:  # every caller in the round needed this sync
             round_.error = error
         finally:
             self._syncing = False
+            del sync
         self._soon(round_.done.set)
         return True
 

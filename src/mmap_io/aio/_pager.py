@@ -53,16 +53,26 @@ class Pager(LoopWorker):
     def _serve(self) -> None:
         reading: list[Group] = []  # started, not yet waited for
         while (batch := self._next_batch(wait=not reading)) or reading:
-            mapping = self._mapping()
-            if mapping is None:
-                return  # collected, so nobody is waiting for it
             if batch:
-                _quietly(mapping._start_page_in, [r for ranges, _ in batch for r in ranges])
+                self._step(Mapping._start_page_in, [r for ranges, _ in batch for r in ranges])
             for ranges, done in reading:
-                _quietly(mapping._finish_page_in, ranges)
+                self._step(Mapping._finish_page_in, ranges)
                 self._soon(done.set)
             reading = batch
-            del mapping
+
+    def _step(
+        self, step: Callable[[Mapping, list[tuple[int, int]]], None], ranges: list[tuple[int, int]]
+    ) -> None:
+        """Run a paging step of the mapping, holding it only meanwhile.
+
+        A failure (closed, shrunk) is left for each reader's own copy to report.
+        Holding the mapping no longer than the step lets a mapping dropped unclosed go
+        as soon as its readers are done.
+        """
+        mapping = self._mapping()
+        if mapping is not None:
+            with contextlib.suppress(Exception):
+                step(mapping, ranges)
 
     def _next_batch(self, wait: bool) -> list[Group]:
         """Take what is queued; with `wait`, wait up to IDLE for it, and close if none came."""
@@ -73,9 +83,3 @@ class Pager(LoopWorker):
                 self._open = False
             batch, self._pending = self._pending, []
             return batch
-
-
-def _quietly(step: Callable[[list[tuple[int, int]]], None], ranges: list[tuple[int, int]]) -> None:
-    """A paging step whose failure (mapping closed or shrunk) each reader's own copy reports."""
-    with contextlib.suppress(Exception):
-        step(ranges)
