@@ -13,11 +13,9 @@ import time
 import weakref
 from collections.abc import Callable
 
-import anyio
-
 from .._core._mapping import Mapping
 from ._commit import AsyncGroupCommit
-from ._worker import IDLE, LoopWorker
+from ._worker import IDLE, LoopWorker, new_event
 
 # Callers in a round at which the loop hands the GIL to an idle committer. A busy
 # event loop keeps the GIL until it next waits for I/O, so the committer, woken by
@@ -36,7 +34,7 @@ class Round:
     def __init__(self, sync: Callable[[], object]) -> None:
         self.sync: Callable[[], object] | None = sync  # None once run
         self.callers = 0
-        self.done = anyio.Event()
+        self.done = new_event()
         self.error: Exception | None = None
 
 

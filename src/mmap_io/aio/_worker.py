@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 import weakref
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import anyio
 
@@ -40,6 +40,14 @@ if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
     os.register_at_fork(after_in_child=_forked)
 
 W = TypeVar("W", bound="LoopWorker")
+
+
+class Waitable(Protocol):
+    """What a worker's callers wait on: the running backend's own event."""
+
+    def set(self) -> None: ...
+
+    async def wait(self) -> object: ...
 
 
 class LoopWorker:
@@ -121,3 +129,16 @@ def current_loop() -> object:
     import trio  # anyio's other backend; loaded, since it is what runs this code
 
     return trio.lowlevel.current_trio_token()
+
+
+def new_event() -> Waitable:
+    """An event of the running backend itself (asyncio.Event, trio.Event).
+
+    Set from the loop by a worker's callback; anyio.Event would add a wrapper call to
+    every wait, and each cold read and durable write waits once.
+    """
+    if _running_asyncio_loop() is not None:
+        return asyncio.Event()
+    import trio
+
+    return trio.Event()
