@@ -108,13 +108,12 @@ async def _page_in(mapping: Mapping, offset: int, length: int) -> None:
     """
     pager: Pager | None = mapping._pager
     done = pager.add(offset, length) if pager is not None else None
-    while done is None:
-        if mapping._closed:
-            return  # the reader's own copy reports it
-        pager = Pager.start(mapping)
-        if pager is None:  # no thread to spare for a pager: one offloaded call instead
+    if done is None:  # no pager yet, or it ended, or it serves another loop
+        pager = None if mapping._closed else Pager.start(mapping)
+        if pager is None:  # closed (the copy reports it), or no thread to spare
             await run_blocking_async(mapping._page_in_now, [(offset, length)])
             return
         mapping._pager = pager
         done = pager.add(offset, length)
+        assert done is not None  # a new pager serves this loop
     await done.wait()
