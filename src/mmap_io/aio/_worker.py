@@ -13,9 +13,9 @@ and the process that started it (a forked child has no thread behind it).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
+import sys
 import threading
 import weakref
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -83,7 +83,7 @@ class LoopWorker:
 
     def serves_here(self) -> bool:
         """True in the loop and process the worker was started for."""
-        loop: object = _running_asyncio_loop()  # inline for asyncio: asked on every call
+        loop: object = _running_asyncio_loop()  # asked on every call: asyncio first
         if loop is None:
             loop = current_loop()
         return self._loop is loop and self._forks == _forks[0]
@@ -110,15 +110,21 @@ class LoopWorker:
         """Have the loop call fn(*args); a loop that has ended has no one left to wake."""
         loop: Any = self._loop
         with contextlib.suppress(Exception):
-            if isinstance(loop, asyncio.AbstractEventLoop):
+            if hasattr(loop, "call_soon_threadsafe"):  # an asyncio loop
                 loop.call_soon_threadsafe(fn, *args)
             else:
                 loop.run_sync_soon(fn, *args)  # a trio token
 
 
-# asyncio's own lookup (exported by asyncio.events), which answers None outside an
-# asyncio loop where get_running_loop raises: no exception on trio's path.
-_running_asyncio_loop = asyncio.events._get_running_loop
+def _running_asyncio_loop() -> Any:
+    """The running asyncio loop, else None, asked the cheap way on every call.
+
+    asyncio's own `_get_running_loop` (exported by asyncio.events) answers None where
+    get_running_loop would raise, so trio's path costs no exception; and asyncio is
+    not imported here (it takes 25-40 ms): if nobody imported it, no loop of its runs.
+    """
+    asyncio = sys.modules.get("asyncio")
+    return None if asyncio is None else asyncio.events._get_running_loop()
 
 
 def current_loop() -> object:
@@ -138,7 +144,7 @@ def new_event() -> Waitable:
     every wait, and each cold read and durable write waits once.
     """
     if _running_asyncio_loop() is not None:
-        return asyncio.Event()
+        return sys.modules["asyncio"].Event()  # type: ignore[no-any-return]
     import trio
 
     return trio.Event()
