@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import write_cold
 from mmap_io import MemoryMappedFile, MmapAdvice
 from mmap_io._core._hints import ResidencyHints
 from mmap_io._core._os import evict_file
@@ -69,11 +70,7 @@ def test_a_mincore_vector_is_remembered_page_by_page() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore on Linux")
 def test_one_mincore_answers_for_the_window_around_a_page(path: Path) -> None:
-    with open(path, "wb") as file:
-        file.write(b"\x02" * (200 * PAGE))
-        file.flush()
-        os.fsync(file.fileno())
-        evict_file(file.fileno(), 0, 0)
+    write_cold(path, b"\x02" * (200 * PAGE))
     with MemoryMappedFile.open_ro(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)
         assert not mm._is_resident(70 * PAGE, 10)
@@ -89,11 +86,7 @@ def test_one_mincore_answers_for_the_window_around_a_page(path: Path) -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore on Linux")
 def test_offloaded_copies_leave_their_pages_known_resident(path: Path) -> None:
-    with open(path, "wb") as file:
-        file.write(bytes(300 * PAGE))
-        file.flush()
-        os.fsync(file.fileno())
-        evict_file(file.fileno(), 0, 0)
+    write_cold(path, bytes(300 * PAGE))
     with MemoryMappedFile.open_rw(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)
         assert not mm._is_resident(0, PAGE)  # the first window, 0-63, is seen cold

@@ -110,7 +110,7 @@ async def _page_in(mapping: Mapping, offset: int, length: int) -> None:
     done = pager.add(offset, length) if pager is not None else None
     if done is None:  # no pager yet, or it ended, or it serves another loop
         pager = None if mapping._closed else Pager.start(mapping)
-        if pager is None:  # closed (the copy reports it), or no thread to spare
+        if pager is None:  # no thread to spare (or closed: this call then raises)
             await run_blocking_async(mapping._page_in_now, [(offset, length)])
             return
         mapping._pager = pager
