@@ -71,6 +71,35 @@ async def test_a_failing_sync_fails_its_whole_round_and_strands_nobody(path: Pat
         assert disk.calls == 2 + (outcomes.count("ok") > 0)
 
 
+async def test_a_cancelled_caller_leaves_its_round_mates_waiting_for_the_sync(path: Path) -> None:
+    disk = Disk()
+    finished: list[int] = []
+    returned: list[int] = []
+
+    def sync() -> None:
+        disk.sync()
+        finished.append(disk.calls)
+
+    async with aio.create_rw(path, PAGE) as mm:
+
+        async def caller(k: int) -> None:
+            await mm._commit_async.run_async(sync)
+            returned.append(len(finished))  # syncs finished when this caller returned
+
+        async with anyio.create_task_group() as outer:
+            with anyio.CancelScope() as doomed:
+                async with anyio.create_task_group() as inner:
+                    inner.start_soon(caller, 0)
+                    for k in range(1, 8):
+                        outer.start_soon(caller, k)
+                    await anyio.sleep(0.005)  # all eight joined; the 20 ms sync is running
+                    doomed.cancel()
+        assert doomed.cancelled_caught
+        assert len(returned) == 7 and min(returned) >= 1
+        await mm._commit_async.run_async(sync)  # the committer goes on working
+        assert len(finished) >= 2
+
+
 async def test_an_idle_committer_ends_and_the_next_caller_starts_another(path: Path) -> None:
     await no_workers_left()
     async with aio.create_rw(path, PAGE) as mm:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from .._core._mapping import Mapping
 from ._commit import AsyncGroupCommit
-from ._worker import IDLE, LoopWorker, new_event
+from ._worker import IDLE, LoopWorker, Waitable
 
 # Callers in a round at which the loop hands the GIL to an idle committer. A busy
 # event loop keeps the GIL until it next waits for I/O, so the committer, woken by
@@ -31,10 +31,10 @@ class Round:
 
     __slots__ = ("callers", "done", "error", "sync")
 
-    def __init__(self, sync: Callable[[], object]) -> None:
+    def __init__(self, sync: Callable[[], object], done: Waitable) -> None:
         self.sync: Callable[[], object] | None = sync  # None once run
         self.callers = 0
-        self.done = new_event()
+        self.done = done
         self.error: Exception | None = None
 
 
@@ -53,12 +53,12 @@ class Committer(LoopWorker):
         """The round the next sync covers. None: ended, or not this loop's."""
         if not self.serves_here():
             return None
-        with self._cond:
+        with self._lock:
             if not self._open:
                 return None
             round_ = self._round
             if round_ is None:
-                round_ = self._round = Round(sync)
+                round_ = self._round = Round(sync, self.new_event())
                 self._cond.notify()
             round_.callers += 1
         if round_.callers == HAND_OVER_AT and not self._syncing:
@@ -92,7 +92,7 @@ class Committer(LoopWorker):
         return True
 
     def _next_round(self) -> Round | None:
-        with self._cond:
+        with self._lock:
             if self._round is None and self._open:
                 self._cond.wait(IDLE)
             round_, self._round = self._round, None

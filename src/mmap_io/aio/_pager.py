@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable
 
 from .._core._mapping import Mapping
-from ._worker import IDLE, LoopWorker, Waitable, new_event
+from ._worker import IDLE, LoopWorker, Waitable
 
 # Readers woken by one event. Measured with 64 cold readers: 16 kept the loop's p99
 # lag near 1 ms where waking all at once gave 1.5-1.9 ms, at the same throughput.
@@ -36,14 +36,14 @@ class Pager(LoopWorker):
         """Queue a range; the event is set once it is in. None: ended, or not this loop's."""
         if not self.serves_here():
             return None
-        with self._cond:
+        with self._lock:
             if not self._open:
                 return None
             pending = self._pending
             if not pending:
                 self._cond.notify()
             if not pending or len(pending[-1][0]) >= GROUP:
-                pending.append(([], new_event()))
+                pending.append(([], self.new_event()))
             ranges, done = pending[-1]
             ranges.append((offset, length))
             return done
@@ -74,7 +74,7 @@ class Pager(LoopWorker):
 
     def _next_batch(self, wait: bool) -> list[Group]:
         """Take what is queued; with `wait`, wait up to IDLE for it, and close if none came."""
-        with self._cond:
+        with self._lock:
             if wait and not self._pending and self._open:
                 self._cond.wait(IDLE)
             if not self._pending and wait:

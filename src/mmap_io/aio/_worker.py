@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import anyio
@@ -43,17 +44,46 @@ W = TypeVar("W", bound="LoopWorker")
 
 
 class Waitable(Protocol):
-    """What a worker's callers wait on: the running backend's own event."""
+    """What a worker's callers wait on: a one-shot event of the running backend."""
 
     def set(self) -> None: ...
 
-    async def wait(self) -> object: ...
+    def wait(self) -> Awaitable[object]: ...
+
+
+class Gate:
+    """A one-shot event for asyncio tasks, set from the loop.
+
+    asyncio.Event would do, but every cold read and durable write waits once, and its
+    wait adds a coroutine frame, a loop check and a queue removal to each: here a
+    waiter awaits a future of its own (so cancelling one waiter cancels no other).
+    """
+
+    __slots__ = ("_loop", "_waiters")
+
+    def __init__(self, loop: Any) -> None:
+        self._loop = loop
+        self._waiters: list[Any] | None = []  # None once set
+
+    def wait(self) -> Awaitable[object]:
+        future = self._loop.create_future()
+        if self._waiters is None:
+            future.set_result(None)
+        else:
+            self._waiters.append(future)
+        return future  # type: ignore[no-any-return]
+
+    def set(self) -> None:
+        waiters, self._waiters = self._waiters, None
+        for future in waiters or ():
+            if not future.done():  # a cancelled waiter's future is done
+                future.set_result(None)
 
 
 class LoopWorker:
     """A thread doing one mapping's blocking work for one event loop."""
 
-    __slots__ = ("_cond", "_forks", "_limiter", "_loop", "_mapping", "_open")
+    __slots__ = ("_cond", "_forks", "_here", "_limiter", "_lock", "_loop", "_mapping", "_open")
     thread_name: ClassVar[str]
 
     def __init__(self, mapping: Mapping) -> None:
@@ -61,9 +91,15 @@ class LoopWorker:
         # when its last reference does. Whoever waits on a worker holds the mapping.
         self._mapping = weakref.ref(mapping)
         self._loop = current_loop()
+        # What serves_here compares with _loop, asked on every call: for asyncio, its
+        # own C function, which answers None under trio rather than raising.
+        self._here: Callable[[], object] = (
+            current_loop if self._is_trio() else sys.modules["asyncio"].events._get_running_loop
+        )
         self._forks = _forks[0]
         self._limiter = offload_limiter()
-        self._cond = threading.Condition(threading.Lock())  # guards the queue and _open
+        self._lock = threading.Lock()  # guards the queue and _open
+        self._cond = threading.Condition(self._lock)  # the thread waits on it for work
         self._open = True
 
     @classmethod
@@ -83,16 +119,24 @@ class LoopWorker:
 
     def serves_here(self) -> bool:
         """True in the loop and process the worker was started for."""
-        loop: object = _running_asyncio_loop()  # asked on every call: asyncio first
-        if loop is None:
-            loop = current_loop()
-        return self._loop is loop and self._forks == _forks[0]
+        return self._here() is self._loop and self._forks == _forks[0]
+
+    def new_event(self) -> Waitable:
+        """A one-shot event for this worker's loop: a Gate, or a trio.Event."""
+        if self._is_trio():
+            import trio
+
+            return trio.Event()
+        return Gate(self._loop)
+
+    def _is_trio(self) -> bool:
+        return not hasattr(self._loop, "call_soon_threadsafe")
 
     def stop(self) -> None:
         """End the thread once the queued work is done (from any thread; never waits)."""
         if self._forks != _forks[0]:
             return  # a forked child: the lock may have been held by a thread it lacks
-        with self._cond:
+        with self._lock:
             self._open = False
             self._cond.notify()
 
@@ -110,14 +154,14 @@ class LoopWorker:
         """Have the loop call fn(*args); a loop that has ended has no one left to wake."""
         loop: Any = self._loop
         with contextlib.suppress(Exception):
-            if hasattr(loop, "call_soon_threadsafe"):  # an asyncio loop
-                loop.call_soon_threadsafe(fn, *args)
-            else:
+            if self._is_trio():
                 loop.run_sync_soon(fn, *args)  # a trio token
+            else:
+                loop.call_soon_threadsafe(fn, *args)
 
 
 def _running_asyncio_loop() -> Any:
-    """The running asyncio loop, else None, asked the cheap way on every call.
+    """The running asyncio loop, else None.
 
     asyncio's own `_get_running_loop` (exported by asyncio.events) answers None where
     get_running_loop would raise, so trio's path costs no exception; and asyncio is
@@ -135,16 +179,3 @@ def current_loop() -> object:
     import trio  # anyio's other backend; loaded, since it is what runs this code
 
     return trio.lowlevel.current_trio_token()
-
-
-def new_event() -> Waitable:
-    """An event of the running backend itself (asyncio.Event, trio.Event).
-
-    Set from the loop by a worker's callback; anyio.Event would add a wrapper call to
-    every wait, and each cold read and durable write waits once.
-    """
-    if _running_asyncio_loop() is not None:
-        return sys.modules["asyncio"].Event()  # type: ignore[no-any-return]
-    import trio
-
-    return trio.Event()
