@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from functools import partial
 from pathlib import Path
@@ -11,8 +12,9 @@ from typing import Any
 import anyio
 import pytest
 
-from conftest import Disk, gather_async, no_workers_left, worker_threads
+from conftest import Disk, dirty_kib, gather_async, linux_only, no_workers_left, worker_threads
 from mmap_io import MemoryMappedFile, MmapIoError, aio
+from mmap_io.aio._committer import merged
 
 pytestmark = pytest.mark.anyio
 PAGE = 4096
@@ -98,6 +100,50 @@ async def test_a_cancelled_caller_leaves_its_round_mates_waiting_for_the_sync(pa
         assert len(returned) == 7 and min(returned) >= 1
         await mm._commit_async.run_async(sync)  # the committer goes on working
         assert len(finished) >= 2
+
+
+async def test_range_flushes_of_one_round_share_one_sync_per_run_of_pages(path: Path) -> None:
+    started, release = threading.Event(), threading.Event()
+    range_calls: list[tuple[int, int]] = []
+
+    def slow_sync() -> None:
+        started.set()
+        release.wait(5)
+
+    def sync_range(offset: int, length: int) -> None:
+        range_calls.append((offset, length))
+
+    async with aio.create_rw(path, 8 * PAGE) as mm:
+        commits = mm._commit_async
+        async with anyio.create_task_group() as group:
+            group.start_soon(commits.run_async, slow_sync)
+            while not started.is_set():  # the committer is busy: the rest make one round
+                await anyio.sleep(0.001)
+            for span in [(0, 10), (PAGE + 5, 10), (5 * PAGE, 100)] * 10:
+                group.start_soon(commits.run_range_async, sync_range, *span)
+            await anyio.sleep(0.05)
+            release.set()
+        assert range_calls == [(0, PAGE + 15), (5 * PAGE, 100)]
+
+
+def test_ranges_are_merged_where_they_share_or_adjoin_a_page() -> None:
+    assert merged([(PAGE + 1, 2), (0, 10), (3, 4)]) == [(0, PAGE + 3)]  # pages 0 and 1
+    assert merged([(0, 10), (2 * PAGE, 1)]) == [(0, 10), (2 * PAGE, 1)]  # a page between
+    assert merged([(0, 3 * PAGE), (PAGE, 10)]) == [(0, 3 * PAGE)]  # inside another
+    assert merged([(10, 5), (10, 5)]) == [(10, 5)]
+
+
+@linux_only
+async def test_concurrent_flush_range_async_cleans_exactly_those_pages(path: Path) -> None:
+    async with aio.create_rw(path, 16 * PAGE) as mm:
+        mm.update_region(0, os.urandom(16 * PAGE))
+        before = mm.sync_count
+        await gather_async(*(partial(mm.flush_range_async, k * PAGE, 100) for k in range(0, 16, 2)))
+        assert dirty_kib(mm.address) == 8 * PAGE // 1024  # the odd pages are still dirty
+        assert mm.sync_count == before and mm.pending_bytes == 16 * PAGE  # no whole flush
+        await mm.flush_range_async(0, len(mm))  # the whole mapping: a flush like flush_async
+        assert dirty_kib(mm.address) == 0
+        assert mm.sync_count == before + 1 and mm.pending_bytes == 0
 
 
 async def test_an_idle_committer_ends_and_the_next_caller_starts_another(path: Path) -> None:

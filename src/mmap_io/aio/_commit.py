@@ -64,3 +64,13 @@ class AsyncGroupCommit:
                 with self._guard:
                     self._running = False
                 finished.set()
+
+    async def run_range_async(
+        self, sync_range: Callable[[int, int], object], offset: int, length: int
+    ) -> None:
+        """Run `sync_range(offset, length)` for this caller alone.
+
+        Range syncs are shared only by an async mapping's committer thread, which can
+        merge the ranges of one round; without it each caller syncs its own range.
+        """
+        await run_blocking_async(sync_range, offset, length)

@@ -65,3 +65,13 @@ class GroupCommit:
                 with self._guard:
                     self._running = False
                 finished.set()
+
+    def run_range(
+        self, sync_range: Callable[[int, int], object], offset: int, length: int
+    ) -> None:
+        """Run `sync_range(offset, length)` for this caller alone.
+
+        Range syncs are shared only by an async mapping's committer thread, which can
+        merge the ranges of one round; without it each caller syncs its own range.
+        """
+        run_blocking(sync_range, offset, length)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._core._args import check_range
 from .._core._mapping import Mapping  # noqa: F401 - the base class of the sync twin
 from .._pairs import run_blocking
 
@@ -35,13 +36,19 @@ class FileOps(Mapping):
         """Write the dirty pages of one range back and wait for the disk.
 
         `pending_bytes` is reset only when the range covers the whole mapping. A
-        zero-length range does nothing.
+        zero-length range does nothing. Callers flushing the whole mapping share
+        syncs with flush(); async callers share range syncs too: the next sync covers
+        every range asked for meanwhile, joining those that share or adjoin a page.
 
         Raises:
             OutOfBoundsError: The range passes the end of the mapping.
             FlushFailedError: The OS could not write the pages back.
         """
-        run_blocking(self._flush_range_now, offset, length)
+        off, n = check_range(offset, length, len(self))
+        if off == 0 and n == len(self):
+            self._commit.run(self._flush_now)
+        elif n:
+            self._commit.run_range(self._flush_range_now, off, n)
 
     def sync_all(self) -> None:
         """Flush, then make the file's size and, for a file this mapping created, its
