@@ -4,7 +4,8 @@ Group commit without a leader task: a caller that needs its writes durable joins
 round that the next sync will cover, and waits. The committer takes the round (so
 everyone in it arrived before the sync started), runs the sync, and wakes the round
 at once. Callers that arrive meanwhile form the next round, which starts as soon as
-the thread is free: no task has to wake first, hop to a worker and come back.
+the thread is free: no task has to wake first, hop to a worker and come back. A round
+syncs the whole mapping if any caller asked for that, else just the ranges asked for.
 """
 
 from __future__ import annotations
