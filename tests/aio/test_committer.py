@@ -215,6 +215,16 @@ def test_a_mapping_flushed_from_one_event_loop_after_another(
                 assert fresh.read_bytes(0, 5) == text
 
 
+def test_a_mapping_flushed_from_trio_then_asyncio_then_trio(path: Path) -> None:
+    """A worker of one backend, asked from the other, steps aside rather than failing."""
+    with MemoryMappedFile.create_rw(path, PAGE) as mm:
+        for offset, text, backend in [(0, b"trio ", "trio"), (5, b"asyncio ", "asyncio")] * 2:
+            anyio.run(mm.update_region_async, offset, text, backend=backend)
+        assert mm.sync_count == 4
+    with MemoryMappedFile.open_ro(path) as fresh:
+        assert fresh.read_bytes(0, 13) == b"trio asyncio "
+
+
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_gets_its_own_committer(path: Path) -> None:
     with MemoryMappedFile.create_rw(path, PAGE) as mm:

@@ -14,6 +14,7 @@ and the process that started it (a forked child has no thread behind it).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import threading
@@ -83,19 +84,39 @@ class Gate:
 class LoopWorker:
     """A thread doing one mapping's blocking work for one event loop."""
 
-    __slots__ = ("_cond", "_forks", "_here", "_limiter", "_lock", "_loop", "_mapping", "_open")
+    __slots__ = (
+        "_call_soon",
+        "_cond",
+        "_forks",
+        "_here",
+        "_limiter",
+        "_lock",
+        "_loop",
+        "_mapping",
+        "_new_event",
+        "_open",
+    )
     thread_name: ClassVar[str]
 
     def __init__(self, mapping: Mapping) -> None:
         # Weak: the mapping owns its workers, and a mapping dropped unclosed should go
         # when its last reference does. Whoever waits on a worker holds the mapping.
         self._mapping = weakref.ref(mapping)
-        self._loop = current_loop()
-        # What serves_here compares with _loop, asked on every call: for asyncio, its
-        # own C function, which answers None under trio rather than raising.
-        self._here: Callable[[], object] = (
-            current_loop if self._is_trio() else sys.modules["asyncio"].events._get_running_loop
-        )
+        # The loop's own calls, looked up once: serves_here asks `_here` on every cold
+        # read and durable write, and compares the answer with `_loop`.
+        loop = _running_asyncio_loop()
+        if loop is not None:
+            self._loop = loop
+            self._here: Callable[[], object] = sys.modules["asyncio"].events._get_running_loop
+            self._call_soon: Callable[..., object] = loop.call_soon_threadsafe
+            self._new_event: Callable[[], Waitable] = functools.partial(Gate, loop)
+        else:
+            import trio  # anyio's other backend; loaded, since it is what runs this code
+
+            self._loop = trio.lowlevel.current_trio_token()
+            self._here = trio.lowlevel.current_trio_token  # raises outside trio
+            self._call_soon = self._loop.run_sync_soon
+            self._new_event = trio.Event
         self._forks = _forks[0]
         self._limiter = offload_limiter()
         self._lock = threading.Lock()  # guards the queue and _open
@@ -119,18 +140,14 @@ class LoopWorker:
 
     def serves_here(self) -> bool:
         """True in the loop and process the worker was started for."""
-        return self._here() is self._loop and self._forks == _forks[0]
+        try:
+            return self._here() is self._loop and self._forks == _forks[0]
+        except RuntimeError:  # a trio worker asked from asyncio
+            return False
 
     def new_event(self) -> Waitable:
         """A one-shot event for this worker's loop: a Gate, or a trio.Event."""
-        if self._is_trio():
-            import trio
-
-            return trio.Event()
-        return Gate(self._loop)
-
-    def _is_trio(self) -> bool:
-        return not hasattr(self._loop, "call_soon_threadsafe")
+        return self._new_event()
 
     def stop(self) -> None:
         """End the thread once the queued work is done (from any thread; never waits)."""
@@ -152,12 +169,8 @@ class LoopWorker:
 
     def _soon(self, fn: Any, *args: Any) -> None:
         """Have the loop call fn(*args); a loop that has ended has no one left to wake."""
-        loop: Any = self._loop
         with contextlib.suppress(Exception):
-            if self._is_trio():
-                loop.run_sync_soon(fn, *args)  # a trio token
-            else:
-                loop.call_soon_threadsafe(fn, *args)
+            self._call_soon(fn, *args)
 
 
 def _running_asyncio_loop() -> Any:
@@ -169,13 +182,3 @@ def _running_asyncio_loop() -> Any:
     """
     asyncio = sys.modules.get("asyncio")
     return None if asyncio is None else asyncio.events._get_running_loop()
-
-
-def current_loop() -> object:
-    """The running asyncio loop, or trio's token for the running trio run."""
-    loop = _running_asyncio_loop()
-    if loop is not None:
-        return loop
-    import trio  # anyio's other backend; loaded, since it is what runs this code
-
-    return trio.lowlevel.current_trio_token()
