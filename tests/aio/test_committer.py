@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import TaskGroup
 
 from conftest import Disk, dirty_kib, gather_async, linux_only, no_workers_left, worker_threads
 from mmap_io import MemoryMappedFile, MmapIoError, aio
@@ -73,57 +76,58 @@ async def test_a_failing_sync_fails_its_whole_round_and_strands_nobody(path: Pat
         assert disk.calls == 2 + (outcomes.count("ok") > 0)
 
 
-async def test_a_cancelled_caller_leaves_its_round_mates_waiting_for_the_sync(path: Path) -> None:
-    disk = Disk()
-    finished: list[int] = []
-    returned: list[int] = []
-
-    def sync() -> None:
-        disk.sync()
-        finished.append(disk.calls)
-
-    async with aio.create_rw(path, PAGE) as mm:
-
-        async def caller(k: int) -> None:
-            await mm._commit_async.run_async(sync)
-            returned.append(len(finished))  # syncs finished when this caller returned
-
-        async with anyio.create_task_group() as outer:
-            with anyio.CancelScope() as doomed:
-                async with anyio.create_task_group() as inner:
-                    inner.start_soon(caller, 0)
-                    for k in range(1, 8):
-                        outer.start_soon(caller, k)
-                    await anyio.sleep(0.005)  # all eight joined; the 20 ms sync is running
-                    doomed.cancel()
-        assert doomed.cancelled_caught
-        assert len(returned) == 7 and min(returned) >= 1
-        await mm._commit_async.run_async(sync)  # the committer goes on working
-        assert len(finished) >= 2
-
-
-async def test_range_flushes_of_one_round_share_one_sync_per_run_of_pages(path: Path) -> None:
+@contextlib.asynccontextmanager
+async def committer_held(mm: Any) -> AsyncIterator[TaskGroup]:
+    """A task group whose tasks' syncs all make one round: the committer is held in a
+    sync of its own until the block ends (and a moment after, for late joiners)."""
     started, release = threading.Event(), threading.Event()
-    range_calls: list[tuple[int, int]] = []
 
-    def slow_sync() -> None:
+    def held() -> None:
         started.set()
         release.wait(5)
 
-    def sync_range(offset: int, length: int) -> None:
-        range_calls.append((offset, length))
-
-    async with aio.create_rw(path, 8 * PAGE) as mm:
-        commits = mm._commit_async
-        async with anyio.create_task_group() as group:
-            group.start_soon(commits.run_async, slow_sync)
-            while not started.is_set():  # the committer is busy: the rest make one round
-                await anyio.sleep(0.001)
-            for span in [(0, 10), (PAGE + 5, 10), (5 * PAGE, 100)] * 10:
-                group.start_soon(commits.run_range_async, sync_range, *span)
-            await anyio.sleep(0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(mm._commit_async.run_async, held)
+        while not started.is_set():
+            await anyio.sleep(0.001)
+        try:
+            yield group
+            await anyio.sleep(0.05)  # tasks started in the block have joined by now
+        finally:
             release.set()
-        assert range_calls == [(0, PAGE + 15), (5 * PAGE, 100)]
+
+
+async def test_a_cancelled_caller_leaves_its_round_mates_waiting_for_the_sync(path: Path) -> None:
+    returned: list[int] = []
+    doomed = anyio.CancelScope()
+    async with aio.create_rw(path, PAGE) as mm:
+
+        async def caller() -> None:
+            await mm.flush_async()
+            returned.append(mm.sync_count)  # syncs finished when this caller returned
+
+        async def doomed_caller() -> None:
+            with doomed:
+                await mm.flush_async()
+
+        async with committer_held(mm) as group:
+            group.start_soon(doomed_caller)
+            for _ in range(7):
+                group.start_soon(caller)
+            await anyio.sleep(0.01)  # all eight wait for the round after the held sync
+            doomed.cancel()
+        assert doomed.cancelled_caught
+        assert returned == [1] * 7  # the round's one flush ran, and they waited for it
+        await mm.flush_async()  # the committer goes on working
+        assert mm.sync_count == 2
+
+
+async def test_range_flushes_of_one_round_share_one_sync_per_run_of_pages(path: Path) -> None:
+    calls: list[list[tuple[int, int]]] = []
+    async with aio.create_rw(path, 8 * PAGE) as mm, committer_held(mm) as group:
+        for span in [(0, 10), (PAGE + 5, 10), (5 * PAGE, 100)] * 10:
+            group.start_soon(mm._commit_async.run_range_async, calls.append, *span)
+    assert calls == [[(0, PAGE + 15), (5 * PAGE, 100)]]  # one call for thirty callers
 
 
 def test_ranges_are_merged_where_they_share_or_adjoin_a_page() -> None:
@@ -134,16 +138,48 @@ def test_ranges_are_merged_where_they_share_or_adjoin_a_page() -> None:
 
 
 @linux_only
-async def test_concurrent_flush_range_async_cleans_exactly_those_pages(path: Path) -> None:
-    async with aio.create_rw(path, 16 * PAGE) as mm:
-        mm.update_region(0, os.urandom(16 * PAGE))
-        before = mm.sync_count
-        await gather_async(*(partial(mm.flush_range_async, k * PAGE, 100) for k in range(0, 16, 2)))
-        assert dirty_kib(mm.address) == 8 * PAGE // 1024  # the odd pages are still dirty
-        assert mm.sync_count == before and mm.pending_bytes == 16 * PAGE  # no whole flush
-        await mm.flush_range_async(0, len(mm))  # the whole mapping: a flush like flush_async
+async def test_concurrent_flush_range_async_callers_share_a_round(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[tuple[int, int]]] = []
+    real = MemoryMappedFile._sync_ranges_now
+
+    def counted(self: MemoryMappedFile, ranges: list[tuple[int, int]]) -> None:
+        calls.append(ranges)
+        real(self, ranges)
+
+    monkeypatch.setattr(MemoryMappedFile, "_sync_ranges_now", counted)
+    async with aio.create_rw(path, 8 * PAGE) as mm:
+        mm.update_region(0, os.urandom(8 * PAGE))
+        async with committer_held(mm) as group:
+            for span in [(0, 10), (PAGE + 5, 10), (5 * PAGE, 100)] * 10:
+                group.start_soon(mm.flush_range_async, *span)
+        assert calls == [[(0, PAGE + 15), (5 * PAGE, 100)]]
+        assert dirty_kib(mm.address) == 5 * PAGE // 1024  # pages 0, 1 and 5 are clean
+        assert mm.sync_count == 0 and mm.pending_bytes == 8 * PAGE  # ranges: no flush
+
+
+@linux_only
+async def test_a_range_cut_short_by_a_resize_fails_no_one(path: Path) -> None:
+    async with aio.create_rw(path, 8 * PAGE) as mm:
+        mm.update_region(0, b"x" * (8 * PAGE))
+        async with committer_held(mm) as group:
+            group.start_soon(mm.flush_range_async, 0, 10)
+            group.start_soon(mm.flush_range_async, 6 * PAGE, 10)  # gone after the resize
+            await anyio.sleep(0.01)
+            mm.resize(4 * PAGE)
+        assert dirty_kib(mm.address) == 3 * PAGE // 1024  # page 0 was written back
+
+
+@linux_only
+async def test_flush_range_async_of_the_whole_mapping_is_a_flush(path: Path) -> None:
+    async with aio.create_rw(path, 4 * PAGE) as mm:
+        mm.update_region(0, b"y" * (4 * PAGE))
+        await mm.flush_range_async(0, 2 * PAGE)
+        assert mm.sync_count == 0 and mm.pending_bytes == 4 * PAGE
+        await mm.flush_range_async(0, len(mm))
         assert dirty_kib(mm.address) == 0
-        assert mm.sync_count == before + 1 and mm.pending_bytes == 0
+        assert mm.sync_count == 1 and mm.pending_bytes == 0
 
 
 async def test_an_idle_committer_ends_and_the_next_caller_starts_another(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -102,3 +103,13 @@ async def test_cancellation_at_random_points_leaks_nothing(path: Path) -> None:
             assert mm.read_bytes(k * PAGE, 2).isdigit()
         assert mm._pager is None or not mm._pager._pending
     assert _timer_threads() == []
+
+
+async def test_flush_calls_with_nothing_to_write_are_still_checkpoints(path: Path) -> None:
+    """Like any async call, they notice a cancellation already pending."""
+    async with aio.create_rw(path, PAGE) as rw, aio.open_ro(path) as ro:
+        for call in (partial(rw.flush_range_async, 5, 0), partial(ro.flush_range_async, 0, 10)):
+            with anyio.CancelScope() as scope:
+                scope.cancel()
+                await call()
+            assert scope.cancelled_caught

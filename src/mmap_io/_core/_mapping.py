@@ -16,7 +16,6 @@ from ._args import (
     StrPath,
     as_index,
     check_path,
-    check_range,
     check_size,
 )
 from ._builder import MmapBuilder
@@ -347,16 +346,22 @@ class Mapping(Paging):
             self._pending -= taken
             self._written_cells.clear()  # atomic cells written from now on count again
 
-    def _flush_range_now(self, offset: int, length: int) -> None:
+    def _sync_ranges_now(self, ranges: list[tuple[int, int]]) -> None:
+        """msync the pages of each (offset, length), as far as the mapping still reaches.
+
+        The ranges were checked when they were asked for; a resize since may have cut
+        them short, and past the end there is nothing left to write back. Never a
+        whole-mapping flush: `pending_bytes` and `sync_count` stay as they are.
+        """
         with self._state:
             self._check_open()
-            off, n = check_range(offset, length, len(self._mm))
-            if n == 0:
+            if self._mode is not MmapMode.READ_WRITE:
                 return
-            if off == 0 and n == len(self._mm):
-                self._flush_now()
-            elif self._mode is MmapMode.READ_WRITE:
-                self._sync(*page_span(off, n))
+            size = len(self._mm)
+            for offset, length in ranges:
+                end = min(offset + length, size)
+                if offset < end:
+                    self._sync(*page_span(offset, end - offset))
 
     def _sync(self, start: int, length: int) -> None:
         try:

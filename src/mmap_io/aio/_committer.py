@@ -28,6 +28,8 @@ from ._worker import IDLE, LoopWorker, Waitable
 HAND_OVER_AT = 32
 PAGE = mmap.PAGESIZE
 
+SyncRanges = Callable[[list[tuple[int, int]]], object]  # syncs each (offset, length)
+
 
 class Round:
     """The callers one sync covers, and how it ended.
@@ -37,11 +39,11 @@ class Round:
     failed sync fails the whole round.
     """
 
-    __slots__ = ("callers", "done", "error", "ranges", "sync", "sync_range")
+    __slots__ = ("callers", "done", "error", "ranges", "sync", "sync_ranges")
 
     def __init__(self, done: Waitable) -> None:
         self.sync: Callable[[], object] | None = None  # the whole-mapping sync, if asked
-        self.sync_range: Callable[[int, int], object] | None = None
+        self.sync_ranges: SyncRanges | None = None
         self.ranges: list[tuple[int, int]] = []  # (offset, length) asked for
         self.callers = 0
         self.done = done
@@ -50,12 +52,11 @@ class Round:
     def run(self) -> None:
         """Run the round's syncs, and let go of them (they hold the mapping)."""
         sync, self.sync = self.sync, None
-        sync_range, self.sync_range = self.sync_range, None
+        sync_ranges, self.sync_ranges = self.sync_ranges, None
         if sync is not None:
             sync()
-        elif sync_range is not None:
-            for offset, length in merged(self.ranges):
-                sync_range(offset, length)
+        elif sync_ranges is not None:
+            sync_ranges(merged(self.ranges))
 
 
 def merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -87,7 +88,7 @@ class Committer(LoopWorker):
         self, sync: Callable[..., object], span: tuple[int, int] | None = None
     ) -> Round | None:
         """The round the next sync covers; `sync` syncs the whole mapping, or with a
-        `span` (offset, length) is called with it. None: ended, or not this loop's."""
+        `span` (offset, length) syncs a list of ranges. None: ended, or not this loop's."""
         if not self.serves_here():
             return None
         with self._lock:
@@ -100,7 +101,7 @@ class Committer(LoopWorker):
             if span is None:
                 round_.sync = sync
             else:
-                round_.sync_range = sync
+                round_.sync_ranges = sync
                 round_.ranges.append(span)
             round_.callers += 1
         if round_.callers == HAND_OVER_AT and not self._syncing:
@@ -163,18 +164,16 @@ class AsyncCommits:
         if round_.error is not None:
             raise round_.error
 
-    async def run_range_async(
-        self, sync_range: Callable[[int, int], object], offset: int, length: int
-    ) -> None:
+    async def run_range_async(self, sync_ranges: SyncRanges, offset: int, length: int) -> None:
         """Return once a range sync covering this range, started after this call, or a
         whole-mapping sync started after it, has finished.
 
         Raises:
             Exception: Whatever a sync of the round raised.
         """
-        round_ = self._join(sync_range, (offset, length))
+        round_ = self._join(sync_ranges, (offset, length))
         if round_ is None:
-            await self._fallback.run_range_async(sync_range, offset, length)
+            await self._fallback.run_range_async(sync_ranges, offset, length)
             return
         await round_.done.wait()
         if round_.error is not None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._core._args import check_range
+from .._core._enums import MmapMode
 from .._core._mapping import Mapping  # noqa: F401 - the base class of the sync twin
-from .._pairs import run_blocking_async
+from .._pairs import let_others_run_async, run_blocking_async
 from ._residency import AsyncResidency  # async-only
 
 
@@ -35,10 +36,11 @@ class AsyncFileOps(AsyncResidency):
     async def flush_range_async(self, offset: int, length: int) -> None:
         """Write the dirty pages of one range back and wait for the disk.
 
-        `pending_bytes` is reset only when the range covers the whole mapping. A
-        zero-length range does nothing. Callers flushing the whole mapping share
-        syncs with flush(); async callers share range syncs too: the next sync covers
-        every range asked for meanwhile, joining those that share or adjoin a page.
+        `pending_bytes` is reset only when the range is the whole mapping, which is
+        then flushed as a whole (and counted in sync_count). A zero-length range
+        writes nothing. Async
+        callers share syncs: the next sync covers every range asked for meanwhile
+        (one msync per run of ranges that share or adjoin a page).
 
         Raises:
             OutOfBoundsError: The range passes the end of the mapping.
@@ -47,8 +49,10 @@ class AsyncFileOps(AsyncResidency):
         off, n = check_range(offset, length, len(self))
         if off == 0 and n == len(self):
             await self._commit_async.run_async(self._flush_now)
-        elif n:
-            await self._commit_async.run_range_async(self._flush_range_now, off, n)
+        elif n and self._mode is MmapMode.READ_WRITE:
+            await self._commit_async.run_range_async(self._sync_ranges_now, off, n)
+        else:  # nothing to write back; still yield, as the other paths do
+            await let_others_run_async()
 
     async def sync_all_async(self) -> None:
         """Flush, then make the file's size and, for a file this mapping created, its

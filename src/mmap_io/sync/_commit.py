@@ -67,11 +67,11 @@ class GroupCommit:
                 finished.set()
 
     def run_range(
-        self, sync_range: Callable[[int, int], object], offset: int, length: int
+        self, sync_ranges: Callable[[list[tuple[int, int]]], object], offset: int, length: int
     ) -> None:
-        """Run `sync_range(offset, length)` for this caller alone.
+        """Run `sync_ranges([(offset, length)])` for this caller alone.
 
         Range syncs are shared only by an async mapping's committer thread, which can
         merge the ranges of one round; without it each caller syncs its own range.
         """
-        run_blocking(sync_range, offset, length)
+        run_blocking(sync_ranges, [(offset, length)])
