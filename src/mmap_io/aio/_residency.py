@@ -12,6 +12,7 @@ Async-only: sync code simply faults pages in on the calling thread.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from .._core._args import byte_view, check_range, writable_byte_view
@@ -101,19 +102,21 @@ class AsyncResidency(Mapping):
         )
 
 
-async def _page_in(mapping: Mapping, offset: int, length: int) -> None:
-    """Wait until a cold range is resident: in the mapping's pager's next batch if it can.
+def _page_in(mapping: Mapping, offset: int, length: int) -> Awaitable[object]:
+    """What to await until a cold range is resident: its batch's event in the mapping's
+    pager if it can, else one offloaded page-in.
 
-    A cancelled reader stops waiting; its range is still brought in with its batch.
+    A plain function returning the awaitable, so that a cold read resumes through one
+    coroutine frame fewer. A cancelled reader stops waiting; its range is still
+    brought in with its batch.
     """
     pager: Pager | None = mapping._pager
     done = pager.add(offset, length) if pager is not None else None
     if done is None:  # no pager yet, or it ended, or it serves another loop
         pager = None if mapping._closed else Pager.start(mapping)
         if pager is None:  # no thread to spare (or closed: this call then raises)
-            await run_blocking_async(mapping._page_in_now, [(offset, length)])
-            return
+            return run_blocking_async(mapping._page_in_now, [(offset, length)])
         mapping._pager = pager
         done = pager.add(offset, length)
         assert done is not None  # a new pager serves this loop
-    await done.wait()
+    return done.wait()
