@@ -38,9 +38,8 @@ class AsyncFileOps(AsyncResidency):
 
         `pending_bytes` is reset only when the range is the whole mapping, which is
         then flushed as a whole (and counted in sync_count). A zero-length range
-        writes nothing. Async
-        callers share syncs: the next sync covers every range asked for meanwhile
-        (one msync per run of ranges that share or adjoin a page).
+        writes nothing. Async callers share syncs: the next sync covers every range
+        asked for meanwhile (one msync per run of ranges that share or adjoin a page).
 
         Raises:
             OutOfBoundsError: The range passes the end of the mapping.

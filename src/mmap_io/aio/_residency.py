@@ -114,7 +114,7 @@ def _page_in(mapping: Mapping, offset: int, length: int) -> Awaitable[object]:
     done = pager.add(offset, length) if pager is not None else None
     if done is None:  # no pager yet, or it ended, or it serves another loop
         pager = None if mapping._closed else Pager.start(mapping)
-        if pager is None:  # no thread to spare (or closed: this call then raises)
+        if pager is None:  # no thread to spare (or closed: awaiting this raises)
             return run_blocking_async(mapping._page_in_now, [(offset, length)])
         mapping._pager = pager
         done = pager.add(offset, length)
