@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import traceback
 import weakref
 from collections.abc import AsyncIterator
 from functools import partial
@@ -59,6 +60,7 @@ async def test_durable_writes_from_many_tasks_are_on_disk(path: Path) -> None:
 async def test_a_failing_sync_fails_its_whole_round_and_strands_nobody(path: Path) -> None:
     disk = Disk(fail_on=1)
     outcomes: list[str] = []
+    errors: list[OSError] = []
     async with aio.create_rw(path, PAGE) as mm:
 
         async def caller() -> None:
@@ -68,9 +70,16 @@ async def test_a_failing_sync_fails_its_whole_round_and_strands_nobody(path: Pat
             except OSError as error:
                 assert error.errno == 5
                 outcomes.append("failed")
+                errors.append(error)
 
         await gather_async(*(caller for _ in range(20)))
         assert len(outcomes) == 20 and outcomes.count("failed") >= 1
+        # Each caller raised its own copy, caused by the one failure, with a traceback
+        # of its own frames only (a shared object's would grow with every raise).
+        assert len({id(error) for error in errors}) == len(errors)
+        assert all(error.__cause__ is errors[0].__cause__ is not None for error in errors)
+        depths = {len(traceback.extract_tb(error.__traceback__)) for error in errors}
+        assert len(depths) == 1
         assert disk.calls == 1 + (outcomes.count("ok") > 0)  # the late ones shared call 2
         await mm._commit_async.run_async(disk.sync)  # the committer goes on working
         assert disk.calls == 2 + (outcomes.count("ok") > 0)

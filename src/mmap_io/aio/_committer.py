@@ -10,10 +10,12 @@ syncs the whole mapping if any caller asked for that, else just the ranges asked
 
 from __future__ import annotations
 
+import copy
 import mmap
 import time
 import weakref
 from collections.abc import Callable
+from typing import NoReturn
 
 from .._core._mapping import Mapping
 from ._commit import AsyncGroupCommit
@@ -48,6 +50,18 @@ class Round:
         self.callers = 0
         self.done = done
         self.error: Exception | None = None
+
+    def raise_error(self) -> NoReturn:
+        """Raise the round's error for one caller: a copy of its own, caused by the
+        original. Every caller raising the one shared object would add its frames to
+        that object's traceback, which each caller's handler then sees."""
+        error = self.error
+        assert error is not None
+        try:
+            mine = copy.copy(error)
+        except Exception:  # an exception that cannot be rebuilt from its arguments
+            raise error from None
+        raise mine from error
 
     def run(self) -> None:
         """Run the round's syncs, and let go of them (they hold the mapping)."""
@@ -162,7 +176,7 @@ class AsyncCommits:
             return
         await round_.done.wait()
         if round_.error is not None:
-            raise round_.error
+            round_.raise_error()
 
     async def run_range_async(self, sync_ranges: SyncRanges, offset: int, length: int) -> None:
         """Return once a range sync covering this range, started after this call, or a
@@ -177,7 +191,7 @@ class AsyncCommits:
             return
         await round_.done.wait()
         if round_.error is not None:
-            raise round_.error
+            round_.raise_error()
 
     def _join(self, sync: Callable[..., object], span: tuple[int, int] | None) -> Round | None:
         """The committer's next round, starting a committer if need be; None if none can run."""
