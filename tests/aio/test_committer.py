@@ -243,6 +243,21 @@ async def test_flushing_a_closed_mapping_starts_no_committer(path: Path) -> None
     assert _committers() == 0
 
 
+async def test_flushing_a_copy_on_write_mapping_needs_no_committer(path: Path) -> None:
+    await no_workers_left()
+    path.write_bytes(bytes(PAGE))
+    async with aio.open_cow(path) as mm:
+        mm.update_region(0, b"private")
+        assert mm.pending_bytes == 7
+        await mm.flush_async()
+        assert mm.pending_bytes == 0
+        mm.update_region(0, b"again")
+        await mm.flush_range_async(0, len(mm))  # the whole mapping: the same flush
+        assert mm.pending_bytes == 0 and mm.sync_count == 0
+        assert _committers() == 0  # nothing to write back, so no thread was started
+    assert path.read_bytes() == bytes(PAGE)
+
+
 def test_a_mapping_flushed_from_one_event_loop_after_another(
     path: Path, anyio_backend: Any
 ) -> None:

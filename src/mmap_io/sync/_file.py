@@ -28,10 +28,17 @@ class FileOps(Mapping):
         that arrive while a sync is running share the next one (group commit): each
         returns only after a sync that started after its call has finished.
 
+        A read-only or copy-on-write mapping has nothing to write back: its flush
+        only resets `pending_bytes`, at once, with no sync to wait for.
+
         Raises:
             FlushFailedError: The OS could not write the pages back (also an OSError).
         """
-        self._commit.run(self._flush_now)
+        if self._mode is MmapMode.READ_WRITE:
+            self._commit.run(self._flush_now)
+        else:
+            self._flush_now()
+            let_others_run()
 
     def flush_range(self, offset: int, length: int) -> None:
         """Write the dirty pages of one range back and wait for the disk.
@@ -47,7 +54,7 @@ class FileOps(Mapping):
         """
         off, n = check_range(offset, length, len(self))
         if off == 0 and n == len(self):
-            self._commit.run(self._flush_now)
+            self.flush()
         elif n and self._mode is MmapMode.READ_WRITE:
             self._commit.run_range(self._sync_ranges_now, off, n)
         else:  # nothing to write back; still yield, as the other paths do
