@@ -11,13 +11,13 @@ syncs the whole mapping if any caller asked for that, else just the ranges asked
 from __future__ import annotations
 
 import copy
-import mmap
 import time
 import weakref
 from collections.abc import Callable
 from typing import NoReturn
 
 from .._core._mapping import Mapping
+from .._core._utils import page_size
 from ._commit import AsyncGroupCommit
 from ._worker import IDLE, LoopWorker, Waitable
 
@@ -28,7 +28,6 @@ from ._worker import IDLE, LoopWorker, Waitable
 # make the next round. Measured with 64 writers: 11.2-11.6x the one-msync-per-write
 # anchor against 9.7-10.7x without; handing over at 16 was slower (syncs too small).
 HAND_OVER_AT = 32
-PAGE = mmap.PAGESIZE
 
 SyncRanges = Callable[[list[tuple[int, int]]], object]  # syncs each (offset, length)
 
@@ -76,11 +75,12 @@ class Round:
 def merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The byte ranges that cover `ranges`, joining those that share or adjoin a page:
     one msync over two pages costs little more than over one (~55 µs, ~3 µs a page)."""
+    page = page_size()
     runs: list[tuple[int, int]] = []
     for offset, length in sorted(ranges):
         if runs:
             start, run_length = runs[-1]
-            if offset // PAGE <= (start + run_length - 1) // PAGE + 1:
+            if offset // page <= (start + run_length - 1) // page + 1:
                 runs[-1] = (start, max(run_length, offset + length - start))
                 continue
         runs.append((offset, length))
