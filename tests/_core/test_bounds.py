@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -43,6 +44,24 @@ def _update(mm: MemoryMappedFile, off: Any, n: Any) -> None:
     mm.update_region(off, b"\xab" * n if isinstance(n, int) and 0 <= n < 2**20 else n)
 
 
+# The async reads check the common case on a fast path of their own; these run them
+# through the same edges as their sync twins.
+def _read_bytes_async(mm: MemoryMappedFile, off: Any, n: Any) -> None:
+    anyio.run(mm.read_bytes_async, off, n)
+
+
+def _slice_async(mm: MemoryMappedFile, off: Any, n: Any) -> None:
+    async def take() -> None:
+        (await mm.as_slice_async(off, n)).release()
+
+    anyio.run(take)
+
+
+def _read_into_async(mm: MemoryMappedFile, off: Any, n: Any) -> None:
+    buf = bytearray(n) if isinstance(n, int) and 0 <= n < 2**20 else n
+    anyio.run(mm.read_into_async, off, buf)
+
+
 RANGE_APIS: dict[str, Callable[[MemoryMappedFile, Any, Any], object]] = {
     "as_slice": _slice,
     "as_slice_mut": _slice_mut,
@@ -52,9 +71,15 @@ RANGE_APIS: dict[str, Callable[[MemoryMappedFile, Any, Any], object]] = {
     "prefetch_range": lambda mm, off, n: mm.prefetch_range(off, n),
     "advise": lambda mm, off, n: mm.advise(off, n, MmapAdvice.NORMAL),
     "segment": lambda mm, off, n: Segment(mm, off, n),
+    "read_bytes_async": _read_bytes_async,
+    "as_slice_async": _slice_async,
 }
 # read_into and update_region take a buffer, so huge lengths cannot be expressed.
-BUFFER_APIS = {"read_into": _read_into, "update_region": _update}
+BUFFER_APIS = {
+    "read_into": _read_into,
+    "update_region": _update,
+    "read_into_async": _read_into_async,
+}
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,14 @@ import anyio.to_thread
 import pytest
 
 from conftest import linux_only, no_workers_left, worker_threads, write_cold
-from mmap_io import InvalidModeError, MemoryMappedFile, MmapAdvice, OutOfBoundsError, aio
+from mmap_io import (
+    InvalidModeError,
+    MemoryMappedFile,
+    MmapAdvice,
+    MmapIoError,
+    OutOfBoundsError,
+    aio,
+)
 from mmap_io.aio._pager import GROUP, Pager
 from mmap_io.aio._residency import LARGE_COPY
 from mmap_io.aio._worker import IDLE
@@ -99,6 +106,23 @@ async def test_async_reads_check_their_arguments(path: Path) -> None:
             await mm.read_bytes_async(-1, 1)
         with pytest.raises(OutOfBoundsError):
             await mm.as_slice_async(0, PAGE + 1)
+
+
+async def test_async_reads_of_a_closed_mapping_raise_the_closed_error(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    mm = await aio.open_ro(path)
+    await mm.read_bytes_async(0, 8)  # resident now: the fast path is the one taken
+    mm.close()
+    buf = bytearray(b"\x09" * 8)
+    for read in (
+        lambda: mm.read_bytes_async(0, 8),
+        lambda: mm.read_into_async(0, buf),
+        lambda: mm.as_slice_async(0, 8),
+    ):
+        with pytest.raises(MmapIoError, match="closed") as info:
+            await read()
+        assert isinstance(info.value, ValueError)
+    assert buf == b"\x09" * 8
 
 
 async def test_offloading_uses_the_librarys_own_limiter(path: Path) -> None:
