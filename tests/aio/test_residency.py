@@ -22,6 +22,7 @@ from mmap_io import (
     OutOfBoundsError,
     aio,
 )
+from mmap_io._core._mapping import Mapping
 from mmap_io.aio._pager import GROUP, Pager
 from mmap_io.aio._residency import LARGE_COPY
 from mmap_io.aio._worker import IDLE
@@ -314,3 +315,49 @@ async def test_the_pager_wakes_readers_in_groups(path: Path) -> None:
                 await event.wait()
         assert mm._is_resident(0, (2 * GROUP + 5) * PAGE)
         pager.stop()
+
+
+@linux_only
+async def test_reads_queued_while_the_pager_waits_start_before_it_waits_again(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pager waits for one group at a time and starts newly queued reads in between,
+    so a late read does not wait for every group already started."""
+    write_cold(path, os.urandom((GROUP + 2) * PAGE))
+    steps: list[tuple[str, list[int]]] = []
+    waiting, release = threading.Event(), threading.Event()
+    start, finish = Mapping._start_page_in, Mapping._finish_page_in
+
+    def recording_start(mapping: Mapping, ranges: list[tuple[int, int]]) -> None:
+        steps.append(("start", [offset // PAGE for offset, _ in ranges]))
+        start(mapping, ranges)
+
+    def recording_finish(mapping: Mapping, ranges: list[tuple[int, int]]) -> None:
+        steps.append(("finish", [offset // PAGE for offset, _ in ranges]))
+        if not waiting.is_set():  # hold the pager in its first wait
+            waiting.set()
+            release.wait(5)
+        finish(mapping, ranges)
+
+    monkeypatch.setattr(Mapping, "_start_page_in", recording_start)
+    monkeypatch.setattr(Mapping, "_finish_page_in", recording_finish)
+    async with aio.open_ro(path) as mm:
+        pager = Pager.start(mm)
+        assert pager is not None
+        events = [pager.add(page * PAGE, 8) for page in range(GROUP + 1)]  # two groups
+        assert await anyio.to_thread.run_sync(waiting.wait, 5)
+        events.append(pager.add((GROUP + 1) * PAGE, 8))
+        release.set()
+        with anyio.fail_after(5):
+            for event in dict.fromkeys(events):
+                assert event is not None
+                await event.wait()
+        assert mm.read_bytes((GROUP + 1) * PAGE, 8) == path.read_bytes()[-PAGE:][:8]
+        pager.stop()
+    assert steps == [
+        ("start", list(range(GROUP + 1))),
+        ("finish", list(range(GROUP))),
+        ("start", [GROUP + 1]),
+        ("finish", [GROUP]),
+        ("finish", [GROUP + 1]),
+    ]

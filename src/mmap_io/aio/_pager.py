@@ -1,14 +1,17 @@
 """The pager: a mapping's thread that brings cold ranges in, in batches, for async readers.
 
-Readers queue a range and wait on their group's event. The pager takes everything
-queued, starts those reads, then waits for what it started the time before
-(`_start_page_in`, `_finish_page_in`): while the disk reads one batch, the loop is
-queueing the next. Readers are woken in groups of at most GROUP, so that one wake
-holds the loop for a few hundred microseconds, not for every reader at once.
+Readers queue a range and wait on their group's event. Each time round, the pager
+starts every read queued so far (`_start_page_in`), then waits for the oldest group
+it started (`_finish_page_in`) and wakes that group's readers. Reads queued while it
+waited are started before it waits again: a read waits for at most one group before
+its disk read begins, and the loop hands out one group while the disk reads the
+rest. Readers are woken in groups of at most GROUP, so that one wake holds the
+loop for a few hundred microseconds, not for every reader at once.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import Callable
 
@@ -50,14 +53,14 @@ class Pager(LoopWorker):
             return done
 
     def _serve(self) -> None:
-        reading: list[Group] = []  # started, not yet waited for
+        reading: collections.deque[Group] = collections.deque()  # started, oldest first
         while (batch := self._next_batch(wait=not reading)) or reading:
             if batch:
                 self._step(Mapping._start_page_in, [r for ranges, _ in batch for r in ranges])
-            for ranges, done in reading:
-                self._step(Mapping._finish_page_in, ranges)
-                self._soon(done.set)
-            reading = batch
+                reading.extend(batch)
+            ranges, done = reading.popleft()
+            self._step(Mapping._finish_page_in, ranges)
+            self._soon(done.set)
 
     def _step(
         self, step: Callable[[Mapping, list[tuple[int, int]]], None], ranges: list[tuple[int, int]]
