@@ -112,8 +112,8 @@ async def test_async_reads_check_their_arguments(path: Path) -> None:
 async def test_async_reads_of_a_closed_mapping_raise_the_closed_error(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
     mm = await aio.open_ro(path)
-    await mm.read_bytes_async(0, 8)  # resident now: the fast path is the one taken
-    mm.close()
+    await mm.read_bytes_async(0, 8)  # takes the fast path while open...
+    mm.close()  # ...which must hand a closed mapping to the checked path
     buf = bytearray(b"\x09" * 8)
     for read in (
         lambda: mm.read_bytes_async(0, 8),
