@@ -101,7 +101,7 @@ class AsyncResidency(Mapping):
         if type(offset) is int and offset >= 0:
             kind = type(data)
             n = len(data) if kind is bytes or kind is bytearray else byte_view(data).nbytes
-            if n <= LARGE_COPY and (n == 0 or self._in_memory(offset, n)):
+            if n == 0 or (self._fits(offset, n) and self._is_resident(offset, n)):
                 self.update_region(offset, data)
                 return
         await run_blocking_async(self._copy_in_now, offset, data)
@@ -109,7 +109,8 @@ class AsyncResidency(Mapping):
     def _fits(self, offset: object, length: int) -> bool:
         """True for an int offset and a length of 1 to LARGE_COPY bytes inside the open
         mapping: the common case, checked in a fraction of check_range's time (every
-        async read pays it). Anything else takes the general path, which reports it."""
+        async read and write pays it). Anything else takes the general path, which
+        reports it."""
         try:
             return (
                 type(offset) is int
@@ -120,14 +121,6 @@ class AsyncResidency(Mapping):
             )
         except ValueError:  # unmapped by a close in another thread just now
             return False
-
-    def _in_memory(self, offset: int, length: int) -> bool:
-        """_is_resident for a range not yet checked (the write reports a bad range)."""
-        return (
-            not self._closed
-            and offset + length <= len(self._mm)
-            and self._is_resident(offset, length)
-        )
 
 
 def _page_in(mapping: Mapping, offset: int, length: int) -> Awaitable[object]:
