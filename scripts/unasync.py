@@ -3,14 +3,18 @@
 
 src/mmap_io/aio/ becomes src/mmap_io/sync/, and tests/aio/ becomes tests/sync/.
 
-The rewrite works on tokens, so comments and docstrings are left alone:
+The rewrite is a pure rename, on tokens, so comments and docstrings are left alone:
 
 * `async` before `def`, `with` or `for` is dropped, and so is `await`;
-* names in RENAMES are replaced, and any other name ending in `_async` loses the
-  suffix (a string holding exactly such a name, as in `__all__`, is renamed too);
-* a line whose comment reads `# async-only` is left out.
+* names in RENAMES are replaced (a string holding exactly such a name, as in
+  `__all__`, is renamed too; nothing inside an f-string is, on any Python);
+* a statement whose first line ends with the comment `# async-only` is left out
+  whole: a simple statement with its continuation lines, a `def` or `class` with
+  its body.
 
-Every rule in RENAMES must be used somewhere, so the table cannot rot. Usage:
+RENAMES is the only source of renames, and every rule in it must be used, so the
+table cannot rot. The output is formatted with ruff, so it reads like the source.
+Usage:
 
     python scripts/unasync.py           # write the generated files
     python scripts/unasync.py --check   # exit 1 if any differs from what would be written
@@ -18,7 +22,9 @@ Every rule in RENAMES must be used somewhere, so the table cannot rot. Usage:
 
 from __future__ import annotations
 
+import ast
 import io
+import subprocess
 import sys
 import tokenize
 from pathlib import Path
@@ -26,17 +32,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 RENAMES = {
-    "AsyncEvent": "Event",
-    "AsyncFileOps": "FileOps",
-    "AsyncGroupCommit": "GroupCommit",
-    # Async writes avoid faulting on the loop; sync code writes directly on the core.
-    "AsyncResidency": "Mapping",
-    "aio": "sync",
-    "aclose": "close",
+    # primitives of src/mmap_io/_pairs.py
+    "AsyncShield": "Shield",
     "async_constructor": "constructor",
+    "copy_in_async": "copy_in",
+    "let_others_run_async": "let_others_run",
+    "run_blocking_async": "run_blocking",
+    "share_sync_async": "share_sync",
+    # the layer and its classes
+    "aio": "sync",
+    "AsyncFileOps": "FileOps",
+    # MemoryMappedFile methods
+    "aclose": "close",
+    "flush_async": "flush",
+    "flush_range_async": "flush_range",
+    "lock_all_async": "lock_all",
+    "lock_async": "lock",
+    "prefetch_range_async": "prefetch_range",
+    "resize_async": "resize",
+    "sync_all_async": "sync_all",
+    "touch_pages_async": "touch_pages",
+    "touch_pages_range_async": "touch_pages_range",
+    "unlock_all_async": "unlock_all",
+    "unlock_async": "unlock",
     # The spec's update_region_async also makes the write durable; the plain
     # update_region is the non-durable hot path, so the sync twin needs its own name.
     "update_region_async": "update_region_durable",
+    # manager functions
+    "copy_mmap_async": "copy_mmap",
+    "create_mmap_async": "create_mmap",
+    "delete_mmap_async": "delete_mmap",
+    "load_mmap_async": "load_mmap",
+    # test helpers of tests/conftest.py
+    "gather_async": "gather",
 }
 
 # (authored async directory, generated sync directory, modules with no sync twin)
@@ -45,11 +73,6 @@ TREES = [
         ROOT / "src" / "mmap_io" / "aio",
         ROOT / "src" / "mmap_io" / "sync",
         {
-            "_committer.py": "the thread that runs syncs for async callers",
-            "_native.py": "async with and the flush timer task need a loop",
-            "_pager.py": "the thread that pages cold ranges in for async readers",
-            "_residency.py": "sync code faults pages in on the calling thread",
-            "_worker.py": "the base of the pager and committer threads",
             "_watch.py": "the async iterator of watch events; the sync form is a callback "
             "thread in _core/_watch.py, and both deliver the one dispatch loop's batches",
         },
@@ -58,42 +81,63 @@ TREES = [
         ROOT / "tests" / "aio",
         ROOT / "tests" / "sync",
         {
-            "test_committer.py": "tests an async-only module",
-            "test_native.py": "tests an async-only module",
-            "test_residency.py": "tests an async-only module",
+            "test_committer.py": "tests the committer thread, which serves event loops",
+            "test_native.py": "tests what only an event loop has (async with, cancellation)",
+            "test_residency.py": "tests the async-only cold-read path",
             "test_watch.py": "tests the async-only watch stream (callbacks: tests/_core)",
         },
     ),
 ]
 
 BANNER = "# GENERATED from {source} by scripts/unasync.py: do not edit.\n"
+MARK = "# async-only"
 _DROP_BEFORE = {"def", "with", "for"}
+# Async-only imports sit between these two comments, so that sorting imports never
+# merges them into a shared statement; once they are left out, so is the pair.
+_EMPTY_ISORT_BLOCK = "# isort: off\n# isort: on\n"
+# Token types that open and close an f-string on Python 3.12+ (absent before).
+_FSTRING_START = getattr(tokenize, "FSTRING_START", None)
+_FSTRING_END = getattr(tokenize, "FSTRING_END", None)
 
 
 def rename(name: str, used: set[str]) -> str:
     if name in RENAMES:
         used.add(name)
         return RENAMES[name]
-    if name.endswith("_async") and name != "_async":
-        return name[: -len("_async")]
     return name
 
 
+def async_only_lines(source: str) -> set[int]:
+    """The line numbers of every statement marked `# async-only` on its first line."""
+    lines = source.splitlines()
+    dropped: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.stmt) and lines[node.lineno - 1].rstrip().endswith(MARK):
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            dropped.update(range(first, (node.end_lineno or node.lineno) + 1))
+    return dropped
+
+
 def unasync(source: str, used: set[str]) -> str:
-    """Return the sync rewrite of one async module."""
+    """Return the sync rewrite of one async module (not yet formatted)."""
+    dropped = async_only_lines(source)
     lines = source.splitlines(keepends=True)
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line))
     edits: list[tuple[int, int, str]] = []
-    dropped: set[int] = set()
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    in_fstring = 0
     for index, tok in enumerate(tokens):
+        if tok.type == _FSTRING_START:
+            in_fstring += 1
+        elif tok.type == _FSTRING_END:
+            in_fstring -= 1
+        if in_fstring or tok.start[0] in dropped:
+            continue
         begin = starts[tok.start[0] - 1] + tok.start[1]
         end = starts[tok.end[0] - 1] + tok.end[1]
-        if tok.type == tokenize.COMMENT and tok.string.strip() == "# async-only":
-            dropped.add(tok.start[0])
-        elif tok.type == tokenize.NAME:
+        if tok.type == tokenize.NAME:
             following = tokens[index + 1].string if index + 1 < len(tokens) else ""
             if tok.string == "await" or (tok.string == "async" and following in _DROP_BEFORE):
                 edits.append((begin, end + 1, ""))  # the keyword and the space after it
@@ -108,10 +152,24 @@ def unasync(source: str, used: set[str]) -> str:
     text = source
     for begin, end, new in sorted(edits, reverse=True):
         text = text[:begin] + new + text[end:]
-    if dropped:
-        kept = text.splitlines(keepends=True)
-        text = "".join(line for number, line in enumerate(kept, 1) if number not in dropped)
-    return text
+    kept = text.splitlines(keepends=True)
+    text = "".join(line for number, line in enumerate(kept, 1) if number not in dropped)
+    return text.replace(_EMPTY_ISORT_BLOCK, "")  # async-only imports kept unsorted, all gone
+
+
+def formatted(text: str, path: Path) -> str:
+    """`text` as ruff formats it (the project's settings), for a file at `path`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"unasync: ruff could not format {path}:\n{done.stderr}")
+    return done.stdout
 
 
 def generate() -> dict[Path, str]:
@@ -122,9 +180,9 @@ def generate() -> dict[Path, str]:
         for path in sorted(source_dir.glob("*.py")):
             if path.name in async_only:
                 continue
-            text = unasync(path.read_text(), used)
             banner = BANNER.format(source=path.relative_to(ROOT).as_posix())
-            out[target_dir / path.name] = banner + text
+            target = target_dir / path.name
+            out[target] = formatted(banner + unasync(path.read_text(), used), target)
     unused = set(RENAMES) - used
     if unused:
         raise SystemExit(f"unasync: unused rename rules: {sorted(unused)}")

@@ -45,6 +45,24 @@ def smaps_field(address: int, field: str) -> int:
     return total
 
 
+def mapped_areas(path: Path) -> int:
+    """How many memory areas of this process map the file at `path` (/proc/self/maps)."""
+    name = str(path.resolve())
+    return sum(
+        1 for line in Path("/proc/self/maps").read_text().splitlines() if line.endswith(name)
+    )
+
+
+def wait_for_threads_to_end(name: str, timeout: float = 5.0) -> list[threading.Thread]:
+    """The library's threads called `name` still alive after waiting up to `timeout`."""
+    deadline = time.monotonic() + timeout
+    while (left := [t for t in threading.enumerate() if t.name == name]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.005)
+    return left
+
+
 def dirty_kib(address: int) -> int:
     """Dirty KiB of the mapping at `address`, shared and private."""
     return smaps_field(address, "Shared_Dirty") + smaps_field(address, "Private_Dirty")
@@ -89,6 +107,14 @@ def write_cold(path: Path, data: bytes) -> None:
         evict_file(file.fileno(), 0, 0)
 
 
+def believed_resident(mm: Any, offset: int, length: int) -> bool:
+    """What the async reads believe about a range's residency (a test helper around the
+    library's probe, `mmap_io._core._residency.is_resident`)."""
+    from mmap_io._core._residency import is_resident
+
+    return is_resident(mm, offset, length)
+
+
 def worker_threads(name: str) -> list[threading.Thread]:
     """The library's threads of one kind alive now (mmap_io-pager, mmap_io-committer)."""
     return [t for t in threading.enumerate() if t.name == name]
@@ -123,3 +149,42 @@ class Disk:
         time.sleep(0.02)  # as long as a real msync can take, so callers pile up behind it
         if call == self.fail_on:
             raise OSError(5, "I/O error")
+
+
+class RoundsHeld:
+    """Test helper: holds the first group-commit round run from now on in its sync.
+
+    Patches the one function every round runs through (`_flush.run_round`), so the
+    rounds and syncs stay real: the first round waits until `release()`, then syncs;
+    every round is recorded. `joined(mm, n)` waits until n callers wait in the round
+    after the held one (no sleeps: the count comes from the mapping's rounds).
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from mmap_io._core import _flush
+
+        real = _flush.run_round
+        self.rounds: list[Any] = []
+        self.entered, self._release = threading.Event(), threading.Event()
+
+        def held(host: Any, round_: Any) -> None:
+            self.rounds.append(round_)
+            if len(self.rounds) == 1:
+                self.entered.set()
+                self._release.wait(5)
+            real(host, round_)
+
+        monkeypatch.setattr(_flush, "run_round", held)
+
+    def release(self) -> None:
+        self._release.set()
+
+    async def started(self) -> None:
+        with anyio.fail_after(5):
+            while not self.entered.is_set():
+                await anyio.sleep(0.001)
+
+    async def joined(self, mm: Any, n: int) -> None:
+        with anyio.fail_after(5):
+            while mm._flushes.waiting() < n:
+                await anyio.sleep(0.001)

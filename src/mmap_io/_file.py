@@ -1,20 +1,23 @@
-"""MemoryMappedFile: the core mapping, its generated sync operations and its async ones."""
+"""MemoryMappedFile: the composition root, where the core mapping meets its two flavours.
+
+The core (`_core/_mapping.py`) holds the state and the hot paths; `aio/_file.py`
+adds the async methods and `sync/_file.py` (generated from it) their sync twins.
+Nothing below this module imports it: the manager functions of both flavours are
+handed the class here.
+"""
 
 from __future__ import annotations
 
 from typing import Any, final
 
-from ._core._watch import WatchOps
-from .aio._committer import AsyncCommits
+from .aio import _manager as _aio_manager
 from .aio._file import AsyncFileOps
-from .aio._native import AsyncNative
-from .aio._watch import AsyncWatchOps
-from .sync._commit import GroupCommit
+from .sync import _manager as _sync_manager
 from .sync._file import FileOps
 
 
 @final
-class MemoryMappedFile(FileOps, AsyncFileOps, AsyncNative, WatchOps, AsyncWatchOps):
+class MemoryMappedFile(FileOps, AsyncFileOps):
     """A file mapped into memory: zero-copy views, bounds-checked reads and writes,
     durable flushes, and an async form of every call that can wait for the disk.
 
@@ -23,9 +26,9 @@ class MemoryMappedFile(FileOps, AsyncFileOps, AsyncNative, WatchOps, AsyncWatchO
     of `mmap_io.aio`. Close it with `close()`, `with` or `async with`. Watch it for
     changes made by others with `watch(callback)` or `async for e in watch_async()`.
 
-    Many threads may share one mapping: reads and writes need no lock of yours, and
-    `close()` or `resize()` refuse (with a BufferError-flavoured MmapIoError) while any
-    view into the memory is alive, so no view can ever outlive its memory.
+    Many threads may share one mapping: reads and writes need no lock of yours.
+    `close()` always succeeds at once; views taken before keep their memory (and
+    their bytes) until they are released, so no view ever dangles.
 
     Example:
         >>> with MemoryMappedFile.create_rw("data.bin", 4096) as mm:
@@ -37,11 +40,9 @@ class MemoryMappedFile(FileOps, AsyncFileOps, AsyncNative, WatchOps, AsyncWatchO
 
     __slots__ = ()
 
-    def __init__(self, *args: Any, **options: Any) -> None:
-        """Map an open file; use the classmethods, which open the file for you."""
-        super().__init__(*args, **options)
-        self._commit = GroupCommit()
-        self._commit_async = AsyncCommits(self)
+
+_aio_manager.build_with(MemoryMappedFile)
+_sync_manager.build_with(MemoryMappedFile)
 
 
 def update_region(mm: MemoryMappedFile, offset: int, data: Any) -> None:

@@ -45,13 +45,17 @@ def test_use_after_close_raises_the_same_error_as_file_maps() -> None:
     assert mm.closed and "closed" in repr(mm)
 
 
-def test_close_refused_while_a_view_lives() -> None:
+def test_close_succeeds_beside_a_live_view_which_keeps_its_memory() -> None:
     mm = AnonymousMmap(100)
-    view = mm.as_slice(0, 10)
-    with pytest.raises(MmapIoError):
-        mm.close()
-    view.release()
+    mm.update_region(0, b"anon")
+    view, cell = mm.as_slice(0, 4), mm.atomic_u64(8)
     mm.close()
+    assert mm.closed and view == b"anon" and cell.fetch_add(2) == 0 and cell.load() == 2
+    with pytest.raises(MmapIoError) as info:
+        mm.read_bytes(0, 1)
+    assert isinstance(info.value, ValueError)
+    view.release()
+    cell.release()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs fork")

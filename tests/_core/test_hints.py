@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import mmap
-import os
-import sys
-from pathlib import Path
+import tracemalloc
 
-import pytest
-
-from conftest import write_cold
-from mmap_io import MemoryMappedFile, MmapAdvice
-from mmap_io._core._hints import ResidencyHints
-from mmap_io._core._os import evict_file
-
-PAGE = mmap.PAGESIZE
+from mmap_io._core._hints import MAX_WINDOWS, WINDOW, ResidencyHints
 
 
 def test_marked_pages_are_known_until_forgotten() -> None:
@@ -36,23 +26,6 @@ def test_hints_expire_with_their_period() -> None:
     assert not hints.known(0, 0)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore on Linux")
-def test_the_mapping_believes_its_hints_and_drops_them_on_resize(path: Path) -> None:
-    with open(path, "wb") as file:
-        file.write(b"\x01" * (16 * PAGE))
-        file.flush()
-        os.fsync(file.fileno())
-    with MemoryMappedFile.open_rw(path) as mm:
-        mm.advise(0, len(mm), MmapAdvice.RANDOM)
-        evict_file(mm.fileno(), 0, 0)
-        assert not mm._is_resident(0, PAGE)  # asked mincore: cold
-        mm.touch_pages_range(0, PAGE)
-        assert mm._hints.known(0, 0)  # touching marked it
-        assert mm._is_resident(0, PAGE)
-        mm.resize(32 * PAGE)
-        assert not mm._hints.known(0, 0)
-
-
 def test_a_mincore_vector_is_remembered_page_by_page() -> None:
     hints = ResidencyHints()
     hints.known(0, 0)
@@ -68,30 +41,26 @@ def test_a_mincore_vector_is_remembered_page_by_page() -> None:
     assert not hints.known(64, 64) and not hints.seen_cold(65, 65)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore on Linux")
-def test_one_mincore_answers_for_the_window_around_a_page(path: Path) -> None:
-    write_cold(path, b"\x02" * (200 * PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
-        mm.advise(0, len(mm), MmapAdvice.RANDOM)
-        assert not mm._is_resident(70 * PAGE, 10)
-        assert mm._hints.seen_cold(64, 127)  # the whole aligned window of 64 pages
-        assert not mm._hints.seen_cold(0, 63) and not mm._hints.seen_cold(128, 199)
-        assert mm.read_bytes(100 * PAGE, 4) == b"\x02" * 4  # faults page 100 in...
-        assert not mm._is_resident(100 * PAGE, 4)  # ...but the cold belief holds a while
-        mm._hints.forget()
-        assert mm._is_resident(100 * PAGE, 4)  # asked again: resident
-        assert not mm._is_resident(195 * PAGE, PAGE)  # the last window stops at the end
-        assert len(mm._hints._pages) == 200
+def test_ranges_across_windows_are_answered_whole() -> None:
+    hints = ResidencyHints()
+    hints.known(0, 0)
+    hints.mark(WINDOW - 2, 2 * WINDOW + 1)  # spans three windows
+    assert hints.known(WINDOW - 2, 2 * WINDOW + 1) and not hints.known(WINDOW - 3, WINDOW)
+    hints.record(2 * WINDOW, bytes([1, 1, 0]))
+    assert hints.seen_cold(WINDOW, 3 * WINDOW) and not hints.seen_cold(0, 2 * WINDOW + 1)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore on Linux")
-def test_offloaded_copies_leave_their_pages_known_resident(path: Path) -> None:
-    write_cold(path, bytes(300 * PAGE))
-    with MemoryMappedFile.open_rw(path) as mm:
-        mm.advise(0, len(mm), MmapAdvice.RANDOM)
-        assert not mm._is_resident(0, PAGE)  # the first window, 0-63, is seen cold
-        mm._copy_in_now(10 * PAGE, b"x" * (3 * PAGE))
-        assert mm._is_resident(10 * PAGE, 3 * PAGE)  # no stale cold belief left
-        buf = bytearray(2 * PAGE)
-        mm._copy_out_now(40 * PAGE, buf)
-        assert mm._is_resident(40 * PAGE, 2 * PAGE)
+def test_memory_does_not_grow_with_the_mapping() -> None:
+    """A page near the end of a 1 TiB mapping costs one window, not a byte per page."""
+    hints = ResidencyHints()
+    hints.known(0, 0)
+    tracemalloc.start()
+    try:
+        hints.mark((1 << 40) // 4096 - 1, (1 << 40) // 4096 - 1)
+        for window in range(4 * MAX_WINDOWS):  # more windows than are kept
+            hints.mark(window * WINDOW, window * WINDOW)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < (MAX_WINDOWS + 16) * 400  # about 130 KiB at most, whatever was touched
+    assert hints.known((4 * MAX_WINDOWS - 1) * WINDOW, (4 * MAX_WINDOWS - 1) * WINDOW)

@@ -243,14 +243,17 @@ def test_unmap_returns_the_open_file_and_closes_the_mapping(path: Path) -> None:
     assert path.read_bytes() == b"done" + bytes(12) + b"more"
 
 
-def test_unmap_refuses_while_views_live(path: Path) -> None:
+def test_unmap_beside_a_live_view_hands_the_file_back(path: Path) -> None:
     mm = MemoryMappedFile.create_rw(path, 16)
+    mm.update_region(0, b"u")
     view = mm.as_slice(0, 1)
-    with pytest.raises(MmapIoError):
-        mm.unmap()
-    assert not mm.closed
+    file = mm.unmap()
+    assert mm.closed and view == b"u" and file.read(1) == b"u"
+    with pytest.raises(MmapIoError) as info:
+        mm.unmap()  # already closed
+    assert isinstance(info.value, ValueError)
     view.release()
-    mm.unmap().close()
+    file.close()
 
 
 def test_fileno_is_the_mapped_file(path: Path) -> None:

@@ -117,7 +117,9 @@ def test_mutable_views_drive_every_bytes(path: Path) -> None:
         assert mm.pending_bytes == 60
         with mm.as_slice_mut(0, 60):
             pass
-        assert mm.pending_bytes == 0
+        assert mm.pending_bytes == 120 and mm.sync_count == 0  # reading only counts
+        mm.update_region(0, b"x")  # the next write finds the policy due
+        assert mm.pending_bytes == 0 and mm.sync_count == 1
 
 
 def test_chunks_mut_counts_each_chunk_as_a_write(path: Path) -> None:

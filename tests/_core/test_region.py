@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import mmap_io
+from conftest import mapped_areas
 from mmap_io import InvalidModeError, MemoryMappedFile, MmapIoError, OutOfBoundsError
 
 
@@ -139,42 +140,78 @@ def test_use_after_close_is_a_clear_value_error(mm: MemoryMappedFile) -> None:
     assert mm.closed
 
 
-def test_close_and_resize_refuse_while_any_view_lives(mm: MemoryMappedFile) -> None:
-    kept = [mm.as_slice(0, 4), mm.as_slice_mut(0, 4), next(iter(mm.chunks(100)))]
+def test_close_never_waits_for_views_and_views_keep_their_bytes(
+    path: Path, mm: MemoryMappedFile
+) -> None:
+    mm.update_region(0, b"kept")
+    kept = [mm.as_slice(0, 4), mm.as_slice_mut(0, 4), next(iter(mm.chunks(4)))]
+    mm.close()  # at once: no BufferError, no wait
+    assert mm.closed
+    assert [bytes(view) for view in kept] == [b"kept"] * 3  # never dangling
+    kept[1][:] = b"KEPT"  # a live writable view still writes the shared page
+    assert bytes(kept[0]) == b"KEPT"
+    for call in (lambda: mm.as_slice(0, 1), lambda: mm.read_bytes(0, 1), lambda: len(mm)):
+        with pytest.raises(MmapIoError) as info:
+            call()
+        assert isinstance(info.value, ValueError)
+    assert mapped_areas(path) == 1  # the memory stays until the last view goes
     for view in kept:
-        with pytest.raises(mmap_io.ResizeFailedError) as info:
-            mm.resize(2048)
-        assert isinstance(info.value, BufferError)
-        with pytest.raises(MmapIoError) as closing:
-            mm.close()
-        assert isinstance(closing.value, BufferError)
-        assert not mm.closed and len(mm) == 1024
         view.release()
-    mm.update_region(0, b"ok")  # still fully usable
-    mm.resize(2048)
-    assert len(mm) == 2048
+    assert mapped_areas(path) == 0
+    assert path.read_bytes()[:4] == b"KEPT"
 
 
-def test_a_chunk_kept_after_its_iterator_is_gone_still_pins_the_mapping(
+def test_growth_beside_live_views_keeps_them_valid(mm: MemoryMappedFile) -> None:
+    mm.update_region(0, b"old")
+    view = mm.as_slice(0, 3)
+    mm.resize(4096)  # growing never waits for views
+    assert len(mm) == 4096 and view == b"old"
+    mm.update_region(0, b"new")  # one page cache: the old memory shows the new bytes
+    assert view == b"new"
+    mm.update_region(4000, b"end")
+    assert mm.read_bytes(4000, 3) == b"end"
+    with pytest.raises(mmap_io.ResizeFailedError) as info:
+        mm.resize(512)  # a view taken before the growth still holds the first 3 bytes
+    assert isinstance(info.value, BufferError) and len(mm) == 4096
+    view.release()
+    mm.resize(512)
+    assert len(mm) == 512 and mm.read_bytes(0, 3) == b"new"
+
+
+def test_a_shrink_is_refused_while_a_view_lives_and_changes_nothing(
+    path: Path, mm: MemoryMappedFile
+) -> None:
+    mm.update_region(1000, b"tail")
+    for view in (mm.as_slice(1000, 4), mm.as_slice_mut(0, 4), next(iter(mm.chunks(100)))):
+        with pytest.raises(mmap_io.ResizeFailedError) as info:
+            mm.resize(100)
+        assert isinstance(info.value, BufferError)
+        assert len(mm) == 1024 and path.stat().st_size == 1024
+        assert mm.read_bytes(1000, 4) == b"tail"  # still fully usable
+        view.release()
+    mm.resize(100)
+    assert len(mm) == 100 and path.stat().st_size == 100
+
+
+def test_a_chunk_kept_after_its_iterator_is_gone_keeps_its_memory(mm: MemoryMappedFile) -> None:
+    mm.update_region(0, b"chunk")
+    chunk = next(mm.chunks(64))
+    mm.close()
+    assert bytes(chunk[:5]) == b"chunk"
+
+
+def test_resize_under_threads_never_crashes_refuses_or_reads_stale_memory(
     mm: MemoryMappedFile,
 ) -> None:
-    chunk = next(mm.chunks(64))
-    with pytest.raises(MmapIoError):
-        mm.close()
-    del chunk
-    mm.close()
-
-
-def test_resize_under_threads_never_crashes_or_reads_stale_memory(mm: MemoryMappedFile) -> None:
     """Readers take and drop views while a resizer grows and shrinks the file.
 
-    Every resize either succeeds or is refused with a BufferError-flavoured error;
-    every view a reader sees has the bytes that were written there.
+    Every resize succeeds: growth never waits for views, and a shrink blocks new
+    views while the short-lived ones drain. Every view a reader sees has the bytes
+    that were written there.
     """
     mm.update_region(0, b"\x07" * 512)
     stop = threading.Event()
     errors: list[BaseException] = []
-    outcomes = {"resized": 0, "refused": 0}
 
     def reader() -> None:
         try:
@@ -190,19 +227,15 @@ def test_resize_under_threads_never_crashes_or_reads_stale_memory(mm: MemoryMapp
     threads = [threading.Thread(target=reader) for _ in range(3)]
     for thread in threads:
         thread.start()
-    for i in range(400):
-        try:
+    try:
+        for i in range(400):
             mm.resize(1024 if i % 2 else 4096)
-            outcomes["resized"] += 1
-        except mmap_io.ResizeFailedError as error:
-            assert isinstance(error, BufferError)
-            outcomes["refused"] += 1
-    stop.set()
-    for thread in threads:
-        thread.join()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
     assert not errors
-    assert outcomes["resized"] + outcomes["refused"] == 400
-    assert outcomes["resized"] > 0
+    assert len(mm) == 1024
 
 
 def test_chunks_and_pages_cover_the_mapping(mm: MemoryMappedFile) -> None:

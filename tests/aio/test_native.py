@@ -1,44 +1,107 @@
-"""Async-only lifecycle: `async with`, the flush timer task, cancellation of async calls."""
+"""Async-only lifecycle: `async with`, the flush timer, cancellation of async calls and closes."""
 
 from __future__ import annotations
 
-import threading
+import contextlib
+import os
 from functools import partial
 from pathlib import Path
 
 import anyio
 import pytest
 
-from mmap_io import FlushPolicy, MemoryMappedFile, MmapAdvice, ResizeFailedError, aio
+from conftest import believed_resident, no_workers_left, wait_for_threads_to_end
+from mmap_io import FlushPolicy, MemoryMappedFile, MmapAdvice, aio
 
 pytestmark = pytest.mark.anyio
 PAGE = 4096
 
 
+def _open_fds() -> set[str]:
+    """What this process's descriptors point at."""
+    names = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the one that listed the folder
+            names.add(os.readlink(f"/proc/self/fd/{fd}"))
+    return names
+
+
 async def test_async_with_yields_the_mapping_and_closes_it(path: Path) -> None:
-    mm = MemoryMappedFile.create_rw(path, PAGE)
+    mm = await aio.create_rw(path, PAGE)
     async with mm as entered:
         assert entered is mm
     assert mm.closed
 
 
-def _timer_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "mmap_io-flush-timer"]
+async def test_async_with_left_by_a_cancel_scope_still_closes_everything(path: Path) -> None:
+    """The close is shielded: descriptor, memory, final flush and timer all go."""
+    policy = FlushPolicy.every_millis(10_000)  # a timer that never ticks in this test
+    with anyio.move_on_after(0.01) as scope:
+        async with aio.create_rw(path, PAGE, flush_policy=policy) as mm:
+            mm.update_region(0, b"flushed at close")
+            await anyio.sleep(10)
+    assert scope.cancelled_caught and mm.closed
+    assert str(path) not in _open_fds()
+    assert wait_for_threads_to_end("mmap_io-flush-timer") == []
+    assert path.read_bytes()[:16] == b"flushed at close"  # the automatic policy's flush
 
 
-async def test_every_millis_runs_as_a_task_under_async_with(path: Path) -> None:
+async def test_aclose_in_a_cancelled_scope_closes(path: Path) -> None:
+    mm = await aio.create_rw(path, PAGE, flush_policy=FlushPolicy.ALWAYS)
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await mm.aclose()
+    assert mm.closed and str(path) not in _open_fds()
+
+
+async def test_a_cancelled_task_group_closes_its_mapping(path: Path) -> None:
+    async with anyio.create_task_group() as group:
+
+        async def user() -> None:
+            async with aio.create_rw(path, PAGE) as mm:
+                holder.append(mm)
+                await anyio.sleep_forever()
+
+        holder: list[MemoryMappedFile] = []
+        group.start_soon(user)
+        while not holder:
+            await anyio.sleep(0.001)
+        group.cancel_scope.cancel()
+    assert holder[0].closed and str(path) not in _open_fds()
+
+
+async def test_every_millis_flushes_off_the_loop_whoever_enters_and_leaves(path: Path) -> None:
     mm = await aio.create_rw(path, PAGE, flush_policy=FlushPolicy.every_millis(5))
-    assert len(_timer_threads()) == 1  # outside `async with`, a thread does the job
-    async with mm:
-        assert _timer_threads() == []  # swapped for a task of this event loop
+    entered = anyio.Event()
+
+    async def enter() -> None:
+        assert await mm.__aenter__() is mm
         mm.update_region(0, b"tick")
         with anyio.fail_after(5):
-            while mm.pending_bytes:
+            while mm.sync_count == 0:  # the timer thread flushed it, off the loop
                 await anyio.sleep(0.005)
-    assert mm.closed and _timer_threads() == []
+        entered.set()
+
+    async def leave() -> None:
+        await entered.wait()
+        await mm.__aexit__(None, None, None)  # another task leaves the block
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(enter)
+        group.start_soon(leave)
+    assert mm.closed and wait_for_threads_to_end("mmap_io-flush-timer") == []
+    assert path.read_bytes()[:4] == b"tick"
 
 
-async def test_the_timer_task_flushes_atomic_writes_but_not_clean_views(path: Path) -> None:
+async def test_nested_async_with_closes_at_the_first_exit_like_a_file(path: Path) -> None:
+    async with aio.create_rw(path, PAGE, flush_policy=FlushPolicy.every_millis(5)) as mm:
+        async with mm as inner:
+            assert inner is mm
+        assert mm.closed  # the inner exit closed it; the outer exit closes nothing more
+    assert wait_for_threads_to_end("mmap_io-flush-timer") == []
+
+
+async def test_the_timer_flushes_atomic_writes_but_not_clean_views(path: Path) -> None:
     policy = FlushPolicy.every_millis(5)
     async with aio.create_rw(path, PAGE, flush_policy=policy) as mm:
         with mm.atomic_u64(0) as counter:
@@ -51,38 +114,27 @@ async def test_the_timer_task_flushes_atomic_writes_but_not_clean_views(path: Pa
             assert mm.pending_bytes == 0
 
 
-async def test_every_millis_task_outlives_nothing_after_aclose_inside_the_block(
-    path: Path,
-) -> None:
-    async with aio.create_rw(path, PAGE, flush_policy=FlushPolicy.every_millis(1)) as mm:
-        await mm.aclose()
-        await anyio.sleep(0.02)  # the task sees the mapping closed and ends quietly
-    assert mm.closed
-
-
 @pytest.mark.parametrize("resident", [True, False], ids=["resident", "cold"])
 async def test_cancelled_durable_write_is_all_or_nothing(path: Path, resident: bool) -> None:
     async with aio.create_rw(path, 1024 * PAGE) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)  # no read-around: cold pages stay cold
         if resident:
             await mm.touch_pages_async()
+        else:  # a fresh file's pages are holes, which fault without the disk: make real ones
+            await mm.update_region_async(0, bytes(len(mm)))
+            mm.advise(0, len(mm), MmapAdvice.DONT_NEED)  # unmapped here, then dropped
+            os.posix_fadvise(mm.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
         for step, delay in enumerate((0, 0.00001, 0.0001, 0.001, 0.01)):
             offset = step * 100 * PAGE  # a fresh page each time
-            assert mm._is_resident(offset, 14) is resident
+            assert believed_resident(mm, offset, 14) is resident
             with anyio.move_on_after(delay):
                 await mm.update_region_async(offset, b"all-or-nothing")
-            assert mm.read_bytes(offset, 14) in (b"all-or-nothing", bytes(14))
+            got = await mm.read_bytes_async(offset, 14)
+            assert got in (b"all-or-nothing", bytes(14))
         await mm.update_region_async(PAGE, b"after")
         assert mm.pending_bytes == 0
-    with MemoryMappedFile.open_ro(path) as fresh:
+    async with aio.open_ro(path) as fresh:
         assert fresh.read_bytes(PAGE, 5) == b"after"
-
-
-async def resize_unless_pinned(mm: MemoryMappedFile) -> None:
-    try:
-        await mm.resize_async(64 * PAGE)
-    except ResizeFailedError as error:  # a concurrent view pinned the mapping: allowed
-        assert isinstance(error, BufferError)
 
 
 async def test_cancellation_at_random_points_leaks_nothing(path: Path) -> None:
@@ -96,13 +148,12 @@ async def test_cancellation_at_random_points_leaks_nothing(path: Path) -> None:
                     group.start_soon(mm.flush_range_async, 0, PAGE)
                     group.start_soon(mm.touch_pages_async)
                     group.start_soon(mm.as_slice_async, 40 * PAGE, 8 * PAGE)
-                    group.start_soon(resize_unless_pinned, mm)
+                    group.start_soon(mm.resize_async, 64 * PAGE)  # growth never refuses
         await mm.flush_async()
         assert mm.pending_bytes == 0 and len(mm) == 64 * PAGE
         for k in range(8):
             assert mm.read_bytes(k * PAGE, 2).isdigit()
-        assert mm._pager is None or not mm._pager._pending
-    assert _timer_threads() == []
+    await no_workers_left()
 
 
 async def test_flush_calls_with_nothing_to_write_are_still_checkpoints(path: Path) -> None:

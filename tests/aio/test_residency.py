@@ -13,7 +13,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
-from conftest import linux_only, no_workers_left, worker_threads, write_cold
+from conftest import believed_resident, linux_only, no_workers_left, worker_threads, write_cold
 from mmap_io import (
     InvalidModeError,
     MemoryMappedFile,
@@ -22,10 +22,8 @@ from mmap_io import (
     OutOfBoundsError,
     aio,
 )
-from mmap_io._core._mapping import Mapping
-from mmap_io.aio._pager import GROUP, Pager
-from mmap_io.aio._residency import LARGE_COPY
-from mmap_io.aio._worker import IDLE
+
+LARGE_COPY = 2 << 20  # copies larger than this leave the loop (README, Async)
 
 pytestmark = pytest.mark.anyio
 PAGE = 4096
@@ -41,7 +39,7 @@ async def test_read_into_async_gives_the_same_bytes_resident_or_cold(
     async with aio.open_ro(path) as mm:
         if not cold:
             await mm.touch_pages_async()
-        assert mm._is_resident(0, len(mm)) is not cold
+        assert believed_resident(mm, 0, len(mm)) is not cold
         buf = bytearray(10 * PAGE + 7)
         await mm.read_into_async(3 * PAGE - 5, buf)
         assert buf == data[3 * PAGE - 5 : 13 * PAGE + 2]
@@ -57,9 +55,9 @@ async def test_as_slice_async_brings_the_pages_in_first(path: Path) -> None:
     write_cold(path, data)
     async with aio.open_ro(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)
-        assert not mm._is_resident(100 * PAGE, 8 * PAGE)
+        assert not believed_resident(mm, 100 * PAGE, 8 * PAGE)
         with await mm.as_slice_async(100 * PAGE, 8 * PAGE) as view:
-            assert mm._is_resident(100 * PAGE, 8 * PAGE)
+            assert believed_resident(mm, 100 * PAGE, 8 * PAGE)
             assert view == data[100 * PAGE : 108 * PAGE]
         assert (await mm.as_slice_async(0, 0)) == b""
 
@@ -180,7 +178,7 @@ async def test_many_cold_readers_share_one_pager_that_ends_with_the_mapping(path
         for page, chunk in got.items():
             k = pages.index(page) % 64
             assert chunk == data[page * PAGE + k : (page + 1) * PAGE]
-        assert mm._is_resident(0, len(mm))
+        assert believed_resident(mm, 0, len(mm))
     await no_workers_left()  # close stopped it, and its slot came back
 
 
@@ -191,11 +189,10 @@ async def test_an_idle_pager_ends_and_a_new_one_starts(path: Path) -> None:
     async with aio.open_ro(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)
         assert await mm.read_bytes_async(0, 10) == data[:10]
-        first = mm._pager
-        await anyio.sleep(IDLE)
-        await no_workers_left()
+        (first,) = _pager_threads()
+        await no_workers_left()  # idle for IDLE seconds: it ended
         assert await mm.read_bytes_async(30 * PAGE, 10) == data[30 * PAGE : 30 * PAGE + 10]
-        assert mm._pager is not first
+        assert first not in _pager_threads()
 
 
 @linux_only
@@ -287,77 +284,10 @@ def test_a_forked_child_reads_cold_pages_with_its_own_pager(path: Path) -> None:
                 return await mm.read_bytes_async(page * PAGE, 16)
 
         assert anyio.run(read, 1) == data[PAGE : PAGE + 16]
-        assert mm._pager is not None  # the parent's pager is still alive at the fork
+        assert len(_pager_threads()) == 1  # the parent's pager is still alive at the fork
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit status
             ok = anyio.run(read, 50) == data[50 * PAGE : 50 * PAGE + 16]
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
-
-
-@linux_only
-async def test_the_pager_wakes_readers_in_groups(path: Path) -> None:
-    """One wake-up holds the loop for at most GROUP readers' copies."""
-    write_cold(path, os.urandom(64 * PAGE))
-    async with aio.open_ro(path) as mm:
-        pager = Pager.start(mm)
-        assert pager is not None
-        events = [pager.add(page * PAGE, 8) for page in range(2 * GROUP + 5)]
-        assert [len([e for e in events if e is group]) for group in dict.fromkeys(events)] == [
-            GROUP,
-            GROUP,
-            5,
-        ]
-        with anyio.fail_after(5):
-            for event in dict.fromkeys(events):
-                assert event is not None
-                await event.wait()
-        assert mm._is_resident(0, (2 * GROUP + 5) * PAGE)
-        pager.stop()
-
-
-@linux_only
-async def test_reads_queued_while_the_pager_waits_start_before_it_waits_again(
-    path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The pager waits for one group at a time and starts newly queued reads in between,
-    so a late read does not wait for every group already started."""
-    write_cold(path, os.urandom((GROUP + 2) * PAGE))
-    steps: list[tuple[str, list[int]]] = []
-    waiting, release = threading.Event(), threading.Event()
-    start, finish = Mapping._start_page_in, Mapping._finish_page_in
-
-    def recording_start(mapping: Mapping, ranges: list[tuple[int, int]]) -> None:
-        steps.append(("start", [offset // PAGE for offset, _ in ranges]))
-        start(mapping, ranges)
-
-    def recording_finish(mapping: Mapping, ranges: list[tuple[int, int]]) -> None:
-        steps.append(("finish", [offset // PAGE for offset, _ in ranges]))
-        if not waiting.is_set():  # hold the pager in its first wait
-            waiting.set()
-            release.wait(5)
-        finish(mapping, ranges)
-
-    monkeypatch.setattr(Mapping, "_start_page_in", recording_start)
-    monkeypatch.setattr(Mapping, "_finish_page_in", recording_finish)
-    async with aio.open_ro(path) as mm:
-        pager = Pager.start(mm)
-        assert pager is not None
-        events = [pager.add(page * PAGE, 8) for page in range(GROUP + 1)]  # two groups
-        assert await anyio.to_thread.run_sync(waiting.wait, 5)
-        events.append(pager.add((GROUP + 1) * PAGE, 8))
-        release.set()
-        with anyio.fail_after(5):
-            for event in dict.fromkeys(events):
-                assert event is not None
-                await event.wait()
-        assert mm.read_bytes((GROUP + 1) * PAGE, 8) == path.read_bytes()[-PAGE:][:8]
-        pager.stop()
-    assert steps == [
-        ("start", list(range(GROUP + 1))),
-        ("finish", list(range(GROUP))),
-        ("start", [GROUP + 1]),
-        ("finish", [GROUP]),
-        ("finish", [GROUP + 1]),
-    ]

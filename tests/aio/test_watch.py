@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import anyio
@@ -21,8 +23,19 @@ DEADLINE = 3.0  # generous: events normally arrive within 10 ms
 
 
 def _released(mm: MemoryMappedFile) -> bool:
-    no_threads = not [t for t in threading.enumerate() if t.name == "mmap_io-watch"]
-    return mm._watchers == [] and no_threads
+    """No OS watch is left open in this process (each holds an inotify descriptor)."""
+    deadline = time.monotonic() + DEADLINE
+    while _inotify_instances() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return _inotify_instances() == 0
+
+
+def _inotify_instances() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the one that listed the folder
+            count += os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify"
+    return count
 
 
 async def _next(stream: WatchStream) -> ChangeEvent:

@@ -10,7 +10,6 @@ import pytest
 from mmap_io import MemoryMappedFile, MmapIoError, MmapMode, ResizeFailedError, sync
 
 
-
 def test_constructors_return_a_mapping(path: Path) -> None:
     mm = sync.create_rw(path, 64)
     assert isinstance(mm, MemoryMappedFile) and mm.mode is MmapMode.READ_WRITE

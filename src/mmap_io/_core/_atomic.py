@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Self, final, overload
+import mmap
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, Self, final, overload
 
 import atomicshm
 
@@ -11,10 +12,14 @@ from ._args import as_index
 from ._enums import Ordering
 from ._errors import overflow_error, released_error, type_error, value_error
 
-if TYPE_CHECKING:
-    from ._atomic_access import AtomicAccess
-
 Cell = atomicshm.AtomicU64 | atomicshm.AtomicU32
+
+
+class Owner(Protocol):
+    """The mapping a view reports its writes to."""
+
+    def _atomic_written(self, offset: int, width: int) -> None: ...
+
 
 _SEQ_CST = Ordering.SEQ_CST
 _ORDERS = frozenset(Ordering)
@@ -29,8 +34,9 @@ class AtomicView:
     atomicshm), so it is atomic with respect to every thread of every process that
     maps the same bytes. Values are unsigned and native-endian; `fetch_*` wrap around.
 
-    While the view is alive it holds the mapping's memory, so `close()` and `resize()`
-    refuse; leave its `with` block or call `release()` to let go.
+    While the view is alive it keeps its memory mapped, even past `close()` of the
+    mapping, and a shrinking `resize()` waits for it; leave its `with` block or call
+    `release()` to let go.
 
     Writes count in the mapping's `pending_bytes`: each cell written since the last
     flush counts its width once, however many operations (or views) wrote it; see
@@ -48,17 +54,18 @@ class AtomicView:
     # no more); the mapping turns it into pending bytes when it settles its views.
     __slots__ = ("__weakref__", "_cell", "_dirty", "_limit", "_offset", "_region")
 
-    def __init__(self, region: AtomicAccess, buffer: memoryview, offset: int) -> None:
-        """Wrap `buffer` (8 or 4 bytes cut from the mapping's root view, already checked)."""
+    def __init__(self, owner: Owner, mm: mmap.mmap, offset: int, width: int) -> None:
+        """Wrap the `width` (8 or 4) bytes at `offset` of `mm` (already checked)."""
         self._dirty = False  # first: __del__ reads it even if the rest fails
-        self._region = region
+        self._region = owner
         self._offset = offset
-        self._limit = (1 << (8 * len(buffer))) - 1
-        # The native view exports `buffer`, which is what keeps the mapping from being
-        # unmapped or moved while this object lives.
-        native = atomicshm.AtomicView(buffer)
-        self._cell: Cell = native.cell_u64(0) if len(buffer) == 8 else native.cell_u32(0)
-        region._track_atomic(self)
+        self._limit = (1 << (8 * width)) - 1
+        # The native view exports the mmap object itself, which keeps the memory mapped
+        # while this object lives. Not a memoryview: the cycle collector may clear a
+        # memoryview that still has exports, and the memory could then be unmapped
+        # under the cell (an mmap object is never cleared while exported).
+        native = atomicshm.AtomicView(mm)
+        self._cell: Cell = native.cell_u64(offset) if width == 8 else native.cell_u32(offset)
 
     # -- reads and writes ----------------------------------------------------------
     # Each method calls the cell directly and translates failures only once they have
@@ -334,15 +341,25 @@ class AtomicSliceView(Sequence[AtomicView]):
         [0, 0, 0, 1]
     """
 
-    __slots__ = ("_count", "_made", "_offset", "_region", "_span", "_width")
+    __slots__ = ("_count", "_made", "_mm", "_native", "_offset", "_region", "_track", "_width")
 
-    def __init__(self, region: AtomicAccess, span: memoryview, offset: int, width: int) -> None:
-        """Wrap `span` (count x width bytes cut from the mapping's root view, checked)."""
-        self._region = region
-        self._span: memoryview | None = span
+    def __init__(
+        self,
+        owner: Owner,
+        mm: mmap.mmap,
+        offset: int,
+        count: int,
+        width: int,
+        track: Callable[[Any, AtomicView], None],
+    ) -> None:
+        """Cover `count` cells of `width` bytes from `offset` of `mm` (already checked)."""
+        self._region = owner
+        self._native = atomicshm.AtomicView(mm)  # keeps the memory mapped (see AtomicView)
+        self._mm: mmap.mmap | None = mm
         self._offset = offset
         self._width = width
-        self._count = len(span) // width
+        self._count = count
+        self._track = track
         self._made: dict[int, AtomicView] = {}
 
     def __len__(self) -> int:
@@ -371,12 +388,12 @@ class AtomicSliceView(Sequence[AtomicView]):
         if view is None:
             if not 0 <= i < self._count:
                 raise IndexError(f"index {index} out of range for {self._count} atomic cells")
-            if self._span is None:
+            if self._mm is None:
                 raise released_error()
             width = self._width
-            view = self._made[i] = AtomicView(
-                self._region, self._span[i * width : (i + 1) * width], self._offset + i * width
-            )
+            view = AtomicView(self._region, self._mm, self._offset + i * width, width)
+            self._track(self._region, view)
+            self._made[i] = view
         return view
 
     def __iter__(self) -> Iterator[AtomicView]:
@@ -388,9 +405,8 @@ class AtomicSliceView(Sequence[AtomicView]):
         for view in self._made.values():
             view.release()
         self._made.clear()
-        if self._span is not None:
-            self._span.release()
-            self._span = None
+        self._mm = None
+        self._native.close()
 
     def __enter__(self) -> Self:
         return self

@@ -7,6 +7,7 @@ import os
 import time
 from typing import Any
 
+from . import _lifetime
 from ._errors import MmapIoError, ResizeFailedError, os_error
 
 # How long open_or_create waits for a racing creator to give a new file its size.
@@ -31,9 +32,20 @@ def create_file(path: Any, fspath: str | bytes, size: int) -> tuple[File, bool]:
             file = File(fspath, "x+")
         except FileExistsError:
             created = False
-            file = File(fspath, "w+")
+            file = File(fspath, "r+")  # not "w+": truncate only after the check below
     except OSError as error:
         raise os_error(MmapIoError, error, path) from None
+    if not created:
+        try:
+            with _lifetime.files_lock:
+                _lifetime.refuse_if_mapped(file.fileno(), f"cannot recreate {path!r}")
+                os.ftruncate(file.fileno(), 0)
+        except OSError as error:
+            file.close()
+            raise os_error(MmapIoError, error, path) from None
+        except BaseException:
+            file.close()
+            raise
     _set_size(file, path, fspath, size, created)
     return file, created
 
@@ -80,3 +92,33 @@ def _set_size(file: File, path: Any, fspath: str | bytes, size: int, created: bo
         if created:
             os.unlink(fspath)
         raise os_error(ResizeFailedError, error, path) from None
+
+
+def copy_file(source: str | bytes, target: str | bytes, src: Any, dst: Any) -> None:
+    """Copy the bytes of `source` to `target`, refusing a target this process maps.
+
+    The target is opened without truncating, checked, and only then cut to zero:
+    truncating a file whose pages are mapped here would crash the process on the
+    next touch of those pages (SIGBUS).
+    """
+    try:
+        with File(source, "r") as reader:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+            with File(fd, "w") as writer:
+                with _lifetime.files_lock:
+                    _lifetime.refuse_if_mapped(fd, f"cannot copy onto {os.fsdecode(target)!r}")
+                    os.ftruncate(fd, 0)
+                import shutil  # on first use: it is slow to import and rarely needed
+
+                shutil.copyfileobj(reader, writer, 1 << 20)
+    except OSError as error:
+        shown = dst if error.filename in (target, os.fsdecode(target)) else src
+        raise os_error(MmapIoError, error, shown) from None
+
+
+def delete_file(fspath: str | bytes, shown: Any) -> None:
+    """Remove a file; the memory of its mappings stays valid until they close (POSIX)."""
+    try:
+        os.remove(fspath)
+    except OSError as error:
+        raise os_error(MmapIoError, error, shown) from None

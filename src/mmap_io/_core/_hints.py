@@ -1,32 +1,39 @@
-"""Residency hints: what mincore said about a page, trusted briefly so reads skip asking.
+"""Residency hints: what a probe said about a page, trusted briefly so reads skip asking.
 
 A page seen resident is believed resident, and a page seen cold believed cold, until
 the current period ends; then everything is asked again. A cold belief that went
 stale costs nothing but speed (the async path sends the range to the pager, which
 finds it in memory at once); a resident belief that went stale costs one page fault
 on the reading thread.
+
+Memory is bounded whatever the mapping's size: pages are remembered in windows of
+WINDOW pages, at most MAX_WINDOWS of them; when that many are known, all are
+forgotten. A one-byte read near the end of a 1 TiB file costs one window.
 """
 
 from __future__ import annotations
 
 import time
 
-# How long what mincore said is believed. The kernel rarely evicts a page this soon
+# How long what a probe said is believed. The kernel rarely evicts a page this soon
 # after it was used; if it does, that read faults on the calling thread once.
 TRUST_SECONDS = 1.0
+WINDOW = 64  # pages per window: mincore is asked about a whole window at once
+MAX_WINDOWS = 1024  # 64 Ki pages (256 MiB of 4 KiB pages), about 130 KiB of memory
 
 UNKNOWN, RESIDENT, COLD = 0, 1, 2
 # mincore's answer (bit 0: resident) as hint bytes, for a whole vector at once.
 FROM_MINCORE = bytes(RESIDENT if b & 1 else COLD for b in range(256))
+_ALL_RESIDENT = bytes([RESIDENT]) * WINDOW
 
 
 class ResidencyHints:
-    """One byte per page: UNKNOWN, RESIDENT or COLD as last seen in this period."""
+    """UNKNOWN, RESIDENT or COLD per page, as last seen in this period."""
 
-    __slots__ = ("_expires", "_pages")
+    __slots__ = ("_expires", "_windows")
 
     def __init__(self) -> None:
-        self._pages = bytearray()
+        self._windows: dict[int, bytearray] = {}
         self._expires = 0.0
 
     def known(self, first: int, last: int) -> bool:
@@ -34,36 +41,56 @@ class ResidencyHints:
         if time.monotonic() >= self._expires:
             self.forget()
             return False
-        pages = self._pages
-        if last >= len(pages):
-            return False
-        if first == last:
-            return pages[first] == RESIDENT
-        return pages.count(RESIDENT, first, last + 1) == last + 1 - first
+        windows = self._windows
+        if first == last:  # the common case: a read inside one page
+            states = windows.get(first // WINDOW)
+            return states is not None and states[first % WINDOW] == RESIDENT
+        for index, start, stop in _spans(first, last):
+            states = windows.get(index)
+            if states is None or states.count(RESIDENT, start, stop) != stop - start:
+                return False
+        return True
 
     def seen_cold(self, first: int, last: int) -> bool:
         """True if a page in [first, last] was seen cold in this period (call known first)."""
-        return self._pages.find(COLD, first, last + 1) >= 0
+        windows = self._windows
+        for index, start, stop in _spans(first, last):
+            states = windows.get(index)
+            if states is not None and states.find(COLD, start, stop) >= 0:
+                return True
+        return False
 
     def mark(self, first: int, last: int) -> None:
         """Remember that pages [first, last] are resident now."""
-        pages = self._pages
-        if last >= len(pages):
-            pages.extend(bytes(last + 1 - len(pages)))
-        if first == last:
-            pages[first] = RESIDENT
-        else:
-            pages[first : last + 1] = b"\x01" * (last + 1 - first)
+        if last - first >= MAX_WINDOWS * WINDOW:
+            return  # more than could be remembered: not worth evicting everything else
+        for index, start, stop in _spans(first, last):
+            self._states(index)[start:stop] = _ALL_RESIDENT[: stop - start]
 
     def record(self, first: int, vector: bytes) -> None:
-        """Remember a mincore vector whose first byte is page `first`."""
-        pages = self._pages
-        end = first + len(vector)
-        if end > len(pages):
-            pages.extend(bytes(end - len(pages)))
-        pages[first:end] = vector.translate(FROM_MINCORE)
+        """Remember a mincore vector whose first byte is page `first` (window-aligned,
+        at most one window long)."""
+        states = self._states(first // WINDOW)
+        states[: len(vector)] = vector.translate(FROM_MINCORE)
 
     def forget(self) -> None:
         """Trust nothing seen so far (after a resize or DONT_NEED, and every period)."""
-        self._pages = bytearray(len(self._pages))
+        self._windows = {}
         self._expires = time.monotonic() + TRUST_SECONDS
+
+    def _states(self, index: int) -> bytearray:
+        windows = self._windows
+        states = windows.get(index)
+        if states is None:
+            if len(windows) >= MAX_WINDOWS:
+                windows.clear()
+            states = windows[index] = bytearray(WINDOW)
+        return states
+
+
+def _spans(first: int, last: int) -> list[tuple[int, int, int]]:
+    """(window, start, stop) for each window that pages [first, last] touch."""
+    return [
+        (index, max(first - index * WINDOW, 0), min(last + 1 - index * WINDOW, WINDOW))
+        for index in range(first // WINDOW, last // WINDOW + 1)
+    ]

@@ -1,70 +1,71 @@
-"""The file-backed mapping: constructors, flush accounting, resize and close, all blocking.
+"""The file-backed mapping: constructors, flushing, its helpers, and close, all blocking.
 
 Everything here runs to completion in the calling thread. The async layer (`aio/`)
-offloads these methods to worker threads; the sync facade (`sync/`) calls them
-directly. That is why the blocking work has names ending in `_now`.
+offloads the blocking methods to worker threads; the sync facade (`sync/`) calls
+them directly. That is why the blocking work has names ending in `_now`.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from . import _os
-from ._args import (
-    StrPath,
-    as_index,
-    check_path,
-    check_size,
-)
+from . import _flush, _lifetime, _os, _paging
+from ._args import StrPath, as_index, check_path, check_range, check_size
 from ._builder import MmapBuilder
-from ._enums import MmapMode, TouchHint
+from ._enums import MmapAdvice, MmapMode, TouchHint
 from ._errors import (
+    AdviceFailedError,
     FlushFailedError,
     InvalidModeError,
     MmapIoError,
     ResizeFailedError,
-    busy_error,
+    closed_error,
     os_error,
     type_error,
 )
 from ._files import File, create_file, open_file, open_or_create_file
-from ._paging import Paging
 from ._policy import FlushPolicy
 from ._reader import MmapReader
+from ._region import Region
+from ._rounds import Rounds
 from ._timer import FlushTimer
-from ._utils import page_span
 
 if TYPE_CHECKING:
     import pathlib
 
-    from ._watch import FileWatch
-
-_PAGE = mmap.PAGESIZE
-# mincore(2) sets bit 0 of a page's byte when the page is resident.
-_RESIDENT = bytes(b for b in range(256) if b & 1)
+    from ._changes import ChangeEvent
+    from ._watch import WatchHandle
 
 
-class Mapping(Paging):
+class Helper(Protocol):
+    """Something that works for a mapping and must stop when it closes: the flush
+    timer, a watch, the async layer's pager and committer threads."""
+
+    def stop(self) -> None:
+        """Stop; called by close, from any thread, with no lock held. It may wait only
+        for a thread that runs no user code (a watch callback may wait for anything)."""
+
+    def resized(self) -> None:
+        """The mapping itself just resized the file (state lock held)."""
+
+
+class Mapping(Region):
     """A file mapped into memory. The public class is `mmap_io.MemoryMappedFile`."""
 
     __slots__ = (
-        "_commit",
-        "_commit_async",
-        "_committer",
         "_created",
         "_file",
         "_fileno",
+        "_flushes",
+        "_helpers",
         "_huge_pages",
         "_mode",
-        "_pager",
-        "_path",
         "_policy",
+        "_probe",
+        "_sparse",
         "_sync_count",
-        "_timer",
-        "_timer_task",
-        "_watchers",
     )
 
     def __init__(
@@ -76,33 +77,30 @@ class Mapping(Paging):
         flush_policy: FlushPolicy = FlushPolicy.NEVER,
         touch_hint: TouchHint = TouchHint.NEVER,
         huge_pages: bool = False,
+        sparse: bool = False,
         created: bool = False,
     ) -> None:
         """Map an open file. Use the classmethods; this one takes ownership of `file`."""
-        _check_options(flush_policy, touch_hint, huge_pages)
+        _check_options(flush_policy, touch_hint, huge_pages, sparse)
         self._file = file
         self._fileno: int = file.fileno()
-        self._path = path
         self._mode = mode
         self._policy = flush_policy
         self._huge_pages = huge_pages
+        self._sparse = sparse
         self._created = created
         self._sync_count = 0
-        # Group commit of flush() and flush_async(): set by MemoryMappedFile, which
-        # knows both flavours (aio/_commit.py and the sync/_commit.py made from it).
-        self._commit: Any = None
-        self._commit_async: Any = None
-        self._timer: FlushTimer | None = None
-        self._timer_task: Any = None
-        self._pager: Any = None  # the thread paging cold ranges in for async reads (aio/_pager)
-        self._committer: Any = None  # the thread running syncs for async callers (aio/_committer)
-        self._watchers: list[FileWatch] = []  # running watches; close() stops them
+        self._flushes = Rounds()
+        self._helpers: dict[object, Helper] = {}  # stopped at close
+        self._probe: Any = None  # how async reads learn residency (_residency.py)
         try:
-            size = os.fstat(self._fileno).st_size
-            if size == 0:
-                raise ResizeFailedError(f"cannot map an empty file: {path!r}")
-            check_size(size, _os.MAX_MAP_SIZE, "file size")
-            mm = _os.map_file(self._fileno, size, mode)
+            with _lifetime.files_lock:
+                size = os.fstat(self._fileno).st_size
+                if size == 0:
+                    raise ResizeFailedError(f"cannot map an empty file: {path!r}")
+                check_size(size, _os.MAX_MAP_SIZE, "file size")
+                mm = _os.map_file(self._fileno, size, mode)
+                _lifetime.note_mapped(self._fileno, mm)
         except OSError as error:
             file.close()
             raise os_error(MmapIoError, error, path) from None
@@ -110,14 +108,15 @@ class Mapping(Paging):
             file.close()
             raise
         super().__init__(mm)
+        self._path = path
         if huge_pages:
             self._advise_huge_pages()
         if mode is MmapMode.READ_WRITE:
             self._threshold = flush_policy.byte_threshold
         if touch_hint is TouchHint.EAGER:
-            self._touch_now(0, size)
+            _paging.touch(self, 0, size)
         if mode is MmapMode.READ_WRITE and flush_policy.interval:
-            self._timer = FlushTimer(self, flush_policy.interval)
+            self._helpers[FlushTimer] = FlushTimer(self, flush_policy.interval)
 
     # -- constructors --------------------------------------------------------------
 
@@ -128,13 +127,15 @@ class Mapping(Paging):
         Args:
             path: The file to create.
             size: Its size in bytes, at least 1.
-            **options: `flush_policy=`, `touch_hint=`, `huge_pages=`.
+            **options: `flush_policy=`, `touch_hint=`, `huge_pages=`, `sparse=`.
 
         Raises:
             ResizeFailedError: `size` is zero, negative or larger than can be mapped;
                 no file is created or truncated.
             TypeError: A wrong argument type; no file is created or truncated.
-            MmapIoError: The file cannot be created (also the matching OSError).
+            MmapIoError: The file cannot be created (also the matching OSError), or
+                this process maps it (also a BufferError): truncating it would crash
+                the process.
 
         Example:
             >>> mm = MemoryMappedFile.create_rw("data.bin", 4096)
@@ -281,12 +282,15 @@ class Mapping(Paging):
     @property
     def pending_bytes(self) -> int:
         """Bytes written since the last flush (released mutable views and atomic writes
-        included; an atomic cell counts its width once per flush)."""
-        with self._state:
-            if (self._mut_views or self._atomic_views) and not self._closed:
-                self._settle_views()
-                self._maybe_flush()
-            return self._pending
+        included; an atomic cell counts its width once per flush).
+
+        Only counts: reading it never flushes and never waits for the disk.
+        """
+        if self._mut_views or self._atomic_views:
+            with self._state:
+                if not self._closed:
+                    self._settle_views()
+        return self._pending
 
     def reader(self) -> MmapReader:
         """A binary file object over the mapping with its own cursor (see MmapReader).
@@ -302,118 +306,135 @@ class Mapping(Paging):
         """Close the mapping and return its file, still open, positioned at the start.
 
         Raises:
-            MmapIoError: Views into the mapping are alive (also a BufferError); nothing
-                is closed.
+            MmapIoError: The mapping is already closed (also a ValueError).
+            FlushFailedError: The policy's final flush failed; the mapping and the
+                file are closed all the same.
         """
-        return self._unmap_now()
+        return self._close_now(keep_file=True)  # type: ignore[return-value]
 
     def fileno(self) -> int:
         """The file descriptor of the mapped file (owned by the mapping)."""
         self._check_open()
         return self._fileno
 
+    def advise(self, offset: int, length: int, advice: MmapAdvice) -> None:
+        """Tell the kernel how a range will be used (madvise); a hint, never a promise.
+
+        The range is widened to whole pages. `DONT_NEED` on a copy-on-write mapping
+        throws away its private changes in that range, as madvise(2) does.
+
+        Raises:
+            OutOfBoundsError: The range passes the end of the mapping.
+            TypeError: `advice` is not an MmapAdvice, or a number is not an int.
+            AdviceFailedError: The kernel refused the advice.
+        """
+        if not isinstance(advice, MmapAdvice):
+            raise type_error(f"advice must be an MmapAdvice, not {type(advice).__name__}")
+        _paging.advise(self, offset, length, advice)
+
+    def watch(
+        self,
+        callback: Callable[[ChangeEvent], object],
+        *,
+        poll_interval: float | None = None,
+        poll_range: tuple[int, int] | None = None,
+    ) -> WatchHandle:
+        """Call `callback(event)` on a background thread for each change to the file.
+
+        Reported: writes through other file handles or processes, truncation and
+        growth (with the region), attribute changes, and the file being deleted,
+        renamed away or replaced by another file (REMOVED, the last event). Events
+        arrive within about 5-10 ms of the change; changes close together may arrive
+        as one. The watch runs until `stop()`, the end of a `with` block, the file's
+        removal or `close()` of the mapping; dropping the handle does not stop it.
+
+        The OS does not report writes made through a mapping, this one or another.
+        To see those (or to watch a file system without change notifications), poll:
+        every `poll_interval` seconds the file's size and timestamps are checked and,
+        with `poll_range=(offset, length)`, those bytes are compared, which suits an
+        in-band sequence counter that writers bump. Polled bytes are read with pread,
+        never through the mapping, so a shrunk file cannot cause a SIGBUS here;
+        polling reports this mapping's own writes too.
+
+        Args:
+            callback: Called with a ChangeEvent; an exception it raises is shown via
+                threading.excepthook and the watch goes on.
+            poll_interval: Seconds between polls, or None to rely on the OS alone;
+                intervals below the 5 ms step of the OS watch act as 5 ms.
+            poll_range: The bytes to compare at each poll (needs poll_interval).
+
+        Returns:
+            A WatchHandle: `stop()`, `is_active()`, and a context manager.
+
+        Raises:
+            WatchFailedError: watchfiles is missing (`pip install 'mmap-io[watch]'`),
+                the mapping has no path (from_file without path=), the path no longer
+                leads to the mapped file (also FileNotFoundError), or the OS refused a
+                watch (inotify limits, for one).
+            TypeError: `callback` is not callable, or a poll option has a wrong type.
+            OutOfBoundsError: `poll_range` does not fit the mapping.
+
+        Example:
+            >>> def on_change(event: ChangeEvent) -> None:
+            ...     if event.mapping_exceeds_file:  # shrunk: never touch past file_size
+            ...         print("file cut to", event.file_size)
+            >>> with mm.watch(on_change):
+            ...     run_for_a_while()
+        """
+        from ._watch import FileWatch, WatchHandle  # on first use: most users never watch
+
+        if not callable(callback):
+            raise type_error(f"callback must be callable, not {type(callback).__name__}")
+        return WatchHandle(FileWatch(self, poll_interval, poll_range), callback)
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self._mm)} bytes"
         return f"<MemoryMappedFile {self._mode.value} {os.fsdecode(self._path or '?')!r} {state}>"
 
-    # -- flush policy --------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------------
+
+    def _helper(self, key: object) -> Any:
+        """The helper registered under `key`, or None."""
+        return self._helpers.get(key)
+
+    def _add_helper(self, key: object, helper: Helper) -> bool:
+        """Register a helper, which close will stop; False (and not added) once closed."""
+        with self._state:
+            if self._closed:
+                return False
+            self._helpers[key] = helper
+            return True
+
+    def _drop_helper(self, key: object, helper: Helper) -> None:
+        """Unregister a helper that ended by itself (if it is still the one registered)."""
+        if self._helpers.get(key) is helper:
+            self._helpers.pop(key, None)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's helper threads are not inherited (their locks
+        may be held for ever), so they are forgotten, and the flush rounds start over."""
+        super()._after_fork()
+        self._helpers = {}
+        self._flushes = Rounds()
+
+    # -- flushing (the work itself is in _flush.py) ------------------------------
 
     def _maybe_flush(self) -> None:
-        policy = self._policy
-        if policy.kind == "every_writes":
-            due = policy.value > 0 and self._writes >= policy.value
-        else:
-            due = self._pending >= self._threshold
-        if due:
-            self._flush_now()
+        _flush.maybe_flush(self)
 
     def _flush_if_pending(self) -> None:
         if self._has_pending():
-            self._flush_now()
+            _flush.flush_now(self)
 
-    # -- blocking work -------------------------------------------------------------
-
-    def _flush_now(self) -> None:
-        """msync the whole mapping; pending bytes counted before the sync are cleared."""
-        with self._state:
-            self._check_open()
-            self._settle_views()
-            taken = self._pending
-            self._writes = 0
-            if self._mode is MmapMode.READ_WRITE:
-                self._sync(0, len(self._mm))
-                self._sync_count += 1
-            self._pending -= taken
-            self._written_cells.clear()  # atomic cells written from now on count again
-
-    def _sync_ranges_now(self, ranges: list[tuple[int, int]]) -> None:
-        """msync the pages of each (offset, length), as far as the mapping still reaches.
-
-        The ranges were checked when they were asked for; a resize since may have cut
-        them short, and past the end there is nothing left to write back. Never a
-        whole-mapping flush: `pending_bytes` and `sync_count` stay as they are.
-        """
-        with self._state:
-            self._check_open()
-            if self._mode is not MmapMode.READ_WRITE:
-                return
-            size = len(self._mm)
-            for offset, length in ranges:
-                end = min(offset + length, size)
-                if offset < end:
-                    self._sync(*page_span(offset, end - offset))
-
-    def _sync(self, start: int, length: int) -> None:
-        try:
-            _os.sync_range(self._mm, self._fileno, self._address, start, length)
-        except OSError as error:
-            raise os_error(FlushFailedError, error, self._path) from None
-
-    def _sync_all_now(self) -> None:
-        """Flush, then fsync the file (and its directory if this mapping created it)."""
-        self._flush_now()
-        with self._state:
-            self._check_open()
-            try:
-                _os.sync_file(self._fileno)
-                if self._created and self._path is not None:
-                    parent = os.path.dirname(os.path.abspath(os.fspath(self._path)))
-                    _os.sync_directory(parent)
-            except OSError as error:
-                raise os_error(FlushFailedError, error, self._path) from None
-
-    def _resize_now(self, new_size: int) -> None:
-        with self._state:
-            self._check_open()
-            if self._mode is not MmapMode.READ_WRITE:
-                raise InvalidModeError(f"cannot resize a {self._mode.value} mapping")
-            n = check_size(new_size, _os.MAX_MAP_SIZE, "new_size")
-            self._settle_views()
-            old = len(self._mm)
-            self._detach()
-            try:
-                mm = _os.resize(self._mm, self._fileno, n, self._mode)
-            except BufferError:
-                self._attach(self._mm)
-                raise busy_error(ResizeFailedError, "resize the mapping") from None
-            except OSError as error:
-                self._recover_from_failed_resize(old)
-                raise os_error(ResizeFailedError, error, self._path) from None
-            self._attach(mm)
-            self._hints.forget()
-            for watcher in tuple(self._watchers):  # a watch may leave the list meanwhile
-                watcher.note_own_change()
-            if self._huge_pages:
-                self._advise_huge_pages()
-
-    def _recover_from_failed_resize(self, old: int) -> None:
-        """Put file and mapping back to the old size so no page lies past the end of file."""
-        if not self._mm.closed:
-            os.ftruncate(self._fileno, old)
-            self._attach(self._mm)
+    def _prefetch_now(self, offset: int, length: int) -> None:
+        """Start reading a file range into the page cache; returns without waiting."""
+        off, n = check_range(offset, length, len(self))
+        if n == 0:
             return
-        size = os.fstat(self._fileno).st_size
-        self._attach(_os.map_file(self._fileno, size, self._mode))
+        try:
+            _os.prefetch_file(self._fileno, off, n)
+        except OSError as error:
+            raise os_error(AdviceFailedError, error, self._path) from None
 
     def _check_atomic_mode(self) -> None:
         super()._check_atomic_mode()
@@ -423,45 +444,52 @@ class Mapping(Paging):
                 "so no other process could see the writes"
             )
 
-    def _close_now(self, keep_file: bool = False) -> None:
-        """Final flush when the policy is automatic, then unmap and close the file.
+    # -- close ---------------------------------------------------------------------
 
-        Timers and watches stop after the lock is released: a watch callback or a
-        timer tick may be waiting for that lock, and both are joined here.
+    def _close_now(self, keep_file: bool = False) -> File | None:
+        """Final flush when the policy is automatic, then let go of everything.
+
+        Never refused: views keep their memory (see Region). If the final flush
+        fails, the mapping is closed all the same and the error raised afterwards.
+        Helpers are stopped after the lock is released, without waiting for them:
+        a watch callback or a timer tick may be waiting for that lock.
         """
+        failure: FlushFailedError | None = None
         with self._state:
             if self._closed:
-                return
+                if keep_file:
+                    raise closed_error()
+                return None
             self._settle_views()
-            if self._policy.is_automatic and self._pending:
-                self._flush_now()
-            self._unmap()
-            if not keep_file:
-                self._file.close()
-            timer, self._timer = self._timer, None
-            watchers = tuple(self._watchers)
-            self._watchers.clear()
-        for worker in (self._pager, self._committer):
-            if worker is not None:
-                worker.stop()
-        if timer is not None:
-            timer.stop()
-        for watcher in watchers:
-            watcher.stop()
+            if self._policy.is_automatic and self._has_pending():
+                try:
+                    _flush.flush_now(self)
+                except FlushFailedError as error:
+                    failure = error
+            self._shut()
+            self._flushes.close(closed_error())
+            file = self._file
+            if keep_file and failure is None:
+                file.seek(0)
+            else:
+                file.close()
+            helpers, self._helpers = self._helpers, {}
+        for helper in helpers.values():
+            helper.stop()
+        if failure is not None:
+            raise failure
+        return file if keep_file else None
 
-    def _unmap_now(self) -> File:
-        """Close the mapping but hand its open file back."""
-        with self._state:
-            self._check_open()
-            self._close_now(keep_file=True)
-            self._file.seek(0)
-            return self._file  # type: ignore[no-any-return]
+    def close(self) -> None:
+        """Close the mapping; see `_close_now`."""
+        self._close_now()
 
 
 def _check_options(
     flush_policy: object = FlushPolicy.NEVER,
     touch_hint: object = TouchHint.NEVER,
     huge_pages: object = False,
+    sparse: object = False,
 ) -> None:
     """Type-check the keyword options before any file is touched."""
     if not isinstance(flush_policy, FlushPolicy):
@@ -470,3 +498,5 @@ def _check_options(
         raise type_error(f"touch_hint must be a TouchHint, not {type(touch_hint).__name__}")
     if not isinstance(huge_pages, bool):
         raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
+    if not isinstance(sparse, bool):
+        raise type_error(f"sparse must be a bool, not {type(sparse).__name__}")

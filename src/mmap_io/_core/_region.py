@@ -1,10 +1,7 @@
 """Mapped bytes behind the hot paths: reads, writes and views, shared by file and anonymous maps.
 
-Safety model. The stdlib `mmap` object owns the memory. Every view handed out is a
-`memoryview` sliced from one of two root views, so the mmap counts it as an export:
-while any view is alive the stdlib itself refuses to unmap or resize (BufferError),
-which this module turns into a clear MmapIoError. No code path can leave a view
-pointing at unmapped memory.
+Lifetime model (see _memory.py): views hold their memory, so close and growth never
+wait for them or refuse; only a shrink waits for them.
 
 Speed model. The hot paths (`update_region`, `read_into`, `as_slice`) do one inline
 type-and-sign check, then let the stdlib slice do the bounds check in C. Anything
@@ -23,49 +20,73 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Self
 
-from . import _os
+from . import _accounting, _atomic_access, _chunks, _lifetime, _memory, _os
 from ._address import buffer_address
-from ._args import OFFSET_LIMIT, as_index, byte_view, check_range, writable_byte_view
-from ._atomic_access import AtomicAccess
-from ._errors import InvalidModeError, MmapIoError, busy_error, closed_error, value_error
+from ._args import OFFSET_LIMIT, byte_view, check_range, writable_byte_view
+from ._atomic import AtomicView
+from ._errors import InvalidModeError, closed_error
+from ._hints import ResidencyHints
 from ._policy import NEVER_TRIPS
 
 # read_into copies through a cached struct for up to this many bytes (two small
 # copies beat building a memoryview of the destination); larger reads copy once.
 _SMALL_READ = 4096
 _PACKERS: dict[int, Callable[[Any, int, bytes], None]] = {}
-# Settle released mutable views once this many are registered, to bound the list.
-_SETTLE_AT = 64
+# Stands in for the mmap once the region is closed: every use of it raises, which
+# sends the hot paths to their slow paths, which report the closed error.
+_CLOSED = mmap.mmap(-1, 1)
+_CLOSED.close()
 
 Buffer = Any  # anything with the buffer protocol (collections.abc.Buffer is 3.12+)
 
 
-class Region(AtomicAccess):
-    """The bytes of one mapping and the views into them (atomic views from AtomicAccess)."""
+class Region:
+    """The bytes of one mapping and the views into them."""
 
     __slots__ = (
         "__weakref__",
         "_address",
+        "_atomic_views",
         "_closed",
+        "_hints",
         "_mm",
         "_mut_views",
+        "_path",
         "_pending",
+        "_pins",
+        "_prune_at",
+        "_resizing",
+        "_retired",
         "_ro",
         "_rw",
         "_state",
         "_threshold",
+        "_unpinned",
         "_writes",
+        "_written_cells",
     )
 
+    # Whether atomic writes count in pending_bytes (memory with no file never flushes).
+    _COUNTS_WRITES = True
+
     def __init__(self, mm: mmap.mmap) -> None:
-        super().__init__()
         self._state = threading.RLock()
+        self._unpinned = threading.Condition(self._state)
+        self._pins = 0
+        self._resizing = False
         self._closed = False
+        self._retired: list[weakref.ref[mmap.mmap]] = []  # older maps views still hold
         self._pending = 0
         self._writes = 0
         self._threshold = NEVER_TRIPS
         self._mut_views: list[tuple[weakref.ref[memoryview], int]] = []
+        self._atomic_views: list[weakref.ref[AtomicView]] = []
+        self._prune_at = _accounting.PRUNE_AT
+        self._written_cells: set[tuple[int, int]] = set()  # atomic (offset, width) counted
+        self._hints = ResidencyHints()
+        self._path: Any = None  # for error messages; a file mapping sets it
         self._attach(mm)
+        _lifetime.track(self)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -78,31 +99,28 @@ class Region(AtomicAccess):
         self._address = buffer_address(mm)
 
     def _detach(self) -> None:
-        """Release the root views so the stdlib can unmap or resize (views cut from them stay)."""
+        """Release the root views: the fast paths that cut views fall to the slow ones."""
         self._ro.release()
         if self._rw is not None:
             self._rw.release()
 
-    def _unmap(self) -> None:
-        """Unmap (state lock held); refuse with a BufferError-flavoured error while views live."""
-        self._detach()
-        try:
-            self._mm.close()
-        except BufferError:
-            self._attach(self._mm)
-            raise busy_error(MmapIoError, "close the mapping") from None
-        self._closed = True
-
     def close(self) -> None:
-        """Unmap the memory. Closing twice is allowed.
+        """Close the mapping at once. Closing twice is allowed.
 
-        Raises:
-            MmapIoError: Views into the mapping are still alive (also a BufferError);
-                the mapping stays open and usable.
+        Never refused and never waits for views: memory that views still point into
+        stays mapped until the last of them is released, and every method of the
+        mapping raises the closed error from now on.
         """
         with self._state:
             if not self._closed:
-                self._unmap()
+                self._settle_views()
+                self._shut()
+
+    def _shut(self) -> None:
+        """Mark closed and retire the memory (state lock held)."""
+        self._closed = True
+        _memory.retire(self)
+        self._mm = _CLOSED
 
     @property
     def closed(self) -> bool:
@@ -119,9 +137,10 @@ class Region(AtomicAccess):
 
     def __len__(self) -> int:
         """The mapping's current length in bytes."""
-        if self._closed:
-            raise closed_error()
-        return len(self._mm)
+        try:
+            return len(self._mm)
+        except ValueError:  # the closed stand-in
+            raise closed_error() from None
 
     @property
     def address(self) -> int:
@@ -137,28 +156,33 @@ class Region(AtomicAccess):
         if self._closed:
             raise closed_error()
 
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise closed_error()
+        if self._rw is None:
+            raise InvalidModeError("the mapping is read-only")
+
+    def _pinned(self) -> _memory.Pin:
+        """Pin the current memory for a blocking call (see _memory.py)."""
+        return _memory.pin(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: locks fresh, and no pin or shrink of a parent thread pending."""
+        self._state = threading.RLock()
+        self._unpinned = threading.Condition(self._state)
+        self._pins = 0
+        self._resizing = False
+
     def is_hugepage_backed(self) -> bool | None:
-        """Whether huge pages back any part of the mapping right now.
-
-        Read from /proc/self/smaps on Linux: transparent huge pages (anonymous, shmem
-        or page cache) and hugetlbfs pages all count. The kernel may promote or split
-        pages at any time, so this is a snapshot.
-
-        Returns:
-            True or False, or None where the platform cannot tell (not Linux, or
-            /proc unreadable).
+        """Whether huge pages (transparent or hugetlbfs) back any part of the mapping now:
+        a snapshot from /proc/self/smaps; None where the platform cannot tell.
 
         Raises:
             MmapIoError: The mapping is closed (also a ValueError).
-
-        Example:
-            >>> mm.is_hugepage_backed() in (True, False, None)
-            True
         """
-        with self._state:
-            self._check_open()
+        with self._pinned() as pin:
             try:
-                return _os.hugepage_backed(self._address, len(self._mm))
+                return _os.hugepage_backed(pin.address, pin.size)
             except OSError:
                 return None
 
@@ -166,12 +190,6 @@ class Region(AtomicAccess):
         """Ask for transparent huge pages over the whole mapping; a refusal is ignored."""
         with contextlib.suppress(OSError):  # kernels without THP answer EINVAL: fine
             _os.advise_hugepages(self._address, len(self._mm))
-
-    def _check_writable(self) -> None:
-        if self._closed:
-            raise closed_error()
-        if self._rw is None:
-            raise InvalidModeError("the mapping is read-only")
 
     # -- hot paths -----------------------------------------------------------------
 
@@ -212,13 +230,22 @@ class Region(AtomicAccess):
             self._update_region_slow(offset, data)
 
     def _update_region_slow(self, offset: object, data: Buffer) -> None:
+        if self._write(offset, data):
+            self._maybe_flush()
+
+    def _write(self, offset: object, data: Buffer) -> int:
+        """Copy `data` in and count it as pending, without consulting the policy.
+
+        The write step of a durable write, which flushes right after anyway.
+        """
         with self._state:
             self._check_writable()
             view = byte_view(data)
             off, n = check_range(offset, view.nbytes, len(self._mm))
             if n:
                 self._mm[off : off + n] = view
-        self._count_write(n)
+                self._note_write(n)
+        return n
 
     def read_into(self, offset: int, buf: Buffer) -> None:
         """Fill all of `buf` with the mapping's bytes starting at `offset`.
@@ -246,11 +273,12 @@ class Region(AtomicAccess):
                         pack(buf, 0, chunk)
                         return
                 else:
-                    # One copy, no lock: the slice is an export, so the memory cannot be
-                    # unmapped under it; a root released by close/resize raises instead.
+                    # One copy, no lock: the slice is an export, so the memory stays
+                    # mapped under it whatever close or resize do meanwhile.
                     view = self._ro[offset : offset + n]
                     if len(view) == n:
                         memoryview(buf)[:] = view
+                        view.release()
                         return
                     view.release()  # out of range: let the slow path explain, unpinned
             except Exception:
@@ -267,7 +295,7 @@ class Region(AtomicAccess):
                 return
             if n <= _SMALL_READ and type(buf) is bytearray:
                 _PACKERS.setdefault(n, struct.Struct(f"{n}s").pack_into)
-            dest[:] = self._ro[off : off + n]
+            dest[:] = self._mm[off : off + n]
 
     def read_bytes(self, offset: int, length: int) -> bytes:
         """Return a copy of `length` bytes starting at `offset`.
@@ -292,8 +320,9 @@ class Region(AtomicAccess):
         """Return a read-only zero-copy view of `length` bytes at `offset`.
 
         The view is a `memoryview`: it supports `len`, `==` against bytes, slicing,
-        `bytes(view)` (a copy) and `with` (which releases it). While it is alive the
-        mapping cannot be closed or resized.
+        `bytes(view)` (a copy) and `with` (which releases it). It keeps its memory
+        mapped for as long as it lives, even past `close()`; a shrinking resize waits
+        for it (and is refused if it stays).
 
         Raises:
             OutOfBoundsError: The range passes the end of the mapping.
@@ -318,9 +347,8 @@ class Region(AtomicAccess):
         """Return a writable zero-copy view of `length` bytes at `offset`.
 
         Writes through the view land in the mapping directly. They are counted as
-        pending bytes (and seen by the flush policy) once the view is released or
-        garbage-collected, at the mapping's next flush, pending_bytes read, write of a
-        mutable view, resize or close.
+        pending bytes once the view is released or garbage-collected, at the
+        mapping's next flush, pending_bytes read, resize or close.
 
         Raises:
             InvalidModeError: The mapping is read-only (checked before the range).
@@ -344,7 +372,7 @@ class Region(AtomicAccess):
             except ValueError:
                 return self._as_slice_slow(offset, length, writable=True)
             if len(view) == length:
-                self._register(view, length)
+                _accounting.register(self, view, length)
                 return view
             view.release()
         return self._as_slice_slow(offset, length, writable=True)
@@ -362,47 +390,18 @@ class Region(AtomicAccess):
                 return root[0:0]
             view = root[off : off + n]
             if writable:
-                self._register(view, n)
+                _accounting.register(self, view, n)
             return view
 
-    # -- write accounting ----------------------------------------------------------
-
-    def _register(self, view: memoryview, length: int) -> None:
-        views = self._mut_views
-        views.append((weakref.ref(view), length))
-        if len(views) >= _SETTLE_AT:
-            with self._state:
-                self._settle_views()
-                self._maybe_flush()
+    # -- write accounting (views and atomics: see _accounting.py) ------------------
 
     def _settle_views(self) -> None:
-        """Count mutable views released or collected since the last call (state lock held).
-
-        Each counts as one write of its full length. The policy is not consulted here;
-        callers do that once they are ready to flush.
-        """
-        views, self._mut_views = self._mut_views, []
-        live = []
-        for ref, length in views:
-            view = ref()
-            if view is not None:
-                try:
-                    view.nbytes  # noqa: B018 - raises ValueError once released
-                    live.append((ref, length))
-                    continue
-                except ValueError:
-                    pass
-            self._note_write(length)
-        self._mut_views.extend(live)
-        if self._atomic_views:
-            self._settle_atomics()
+        """Count views released or written since the last settle (state lock held)."""
+        _accounting.settle(self)
 
     def _has_pending(self) -> bool:
-        """Whether a write may await a flush: counted bytes, mutable views, written atomics.
-
-        Takes no lock, so the event loop can ask without waiting behind an msync.
-        """
-        return bool(self._pending or self._mut_views or self._atomics_written())
+        """Whether a write may await a flush (lock-free)."""
+        return _accounting.has_pending(self)
 
     def _note_write(self, n: int) -> None:
         """Count one write of `n` bytes without consulting the policy (callers do, later)."""
@@ -426,107 +425,24 @@ class Region(AtomicAccess):
     def _maybe_flush(self) -> None:
         """Flush if the policy says so. Memory with no file behind it never flushes."""
 
-    # -- iteration -----------------------------------------------------------------
+    # -- atomic views and chunk iterators: made by their own modules ----------------
 
-    def chunks(self, size: int) -> _Chunks:
-        """Iterate over read-only zero-copy views of `size` bytes (the last may be shorter).
+    atomic_u64 = _atomic_access.atomic_u64
+    atomic_u32 = _atomic_access.atomic_u32
+    atomic_u64_slice = _atomic_access.atomic_u64_slice
+    atomic_u32_slice = _atomic_access.atomic_u32_slice
+    chunks = _chunks.chunks
+    chunks_owned = _chunks.chunks_owned
+    pages = _chunks.pages
+    pages_owned = _chunks.pages_owned
+    chunks_mut = _chunks.chunks_mut
 
-        `chunks(0)` yields nothing. The iterator reads the mapping's length once, at
-        the start.
+    # -- atomics -------------------------------------------------------------------
 
-        Raises:
-            TypeError: `size` is not an int.
-            ValueError: `size` is negative.
-        """
-        return _Chunks(self, _chunk_size(size), owned=False)
-
-    def chunks_owned(self, size: int) -> _Chunks:
-        """Like `chunks`, but each item is a `bytes` copy that outlives the mapping."""
-        return _Chunks(self, _chunk_size(size), owned=True)
-
-    def pages(self) -> _Chunks:
-        """Iterate over read-only views of one page each (see `page_size()`)."""
-        return _Chunks(self, mmap.PAGESIZE, owned=False)
-
-    def pages_owned(self) -> _Chunks:
-        """Like `pages`, but each item is a `bytes` copy."""
-        return _Chunks(self, mmap.PAGESIZE, owned=True)
-
-    def chunks_mut(self, size: int) -> ChunksMut:
-        """Prepare a pass over writable chunks; run it with `.for_each_mut(fn)`.
-
-        Raises:
-            InvalidModeError: The mapping is read-only.
-            TypeError: `size` is not an int.
-            ValueError: `size` is negative.
-        """
+    def _check_atomic_mode(self) -> None:
+        """Refuse mappings an atomic write could fault on (read-only) or not share."""
         self._check_writable()
-        return ChunksMut(self, _chunk_size(size))
 
-
-def _chunk_size(size: object) -> int:
-    n = as_index(size, "size")
-    if n < 0:
-        raise value_error(f"chunk size must not be negative, got {n}")
-    return n
-
-
-class _Chunks:
-    """Iterator over consecutive chunks of a region, as views or as bytes."""
-
-    __slots__ = ("_end", "_offset", "_owned", "_region", "_size")
-
-    def __init__(self, region: Region, size: int, *, owned: bool) -> None:
-        self._region = region
-        self._size = size
-        self._owned = owned
-        self._offset = 0
-        self._end = len(region) if size else 0
-
-    def __iter__(self) -> Self:
-        return self
-
-    def __next__(self) -> Any:
-        offset = self._offset
-        if offset >= self._end:
-            raise StopIteration
-        n = min(self._size, self._end - offset)
-        self._offset = offset + n
-        if self._owned:
-            return self._region.read_bytes(offset, n)
-        return self._region.as_slice(offset, n)
-
-
-class ChunksMut:
-    """A pending pass over writable chunks of a region."""
-
-    __slots__ = ("_region", "_size")
-
-    def __init__(self, region: Region, size: int) -> None:
-        self._region = region
-        self._size = size
-
-    def for_each_mut(self, fn: Callable[[int, memoryview], object]) -> None:
-        """Call `fn(offset, view)` for each chunk in order, with a writable view.
-
-        Each view is released as soon as `fn` returns and counts as one write of its
-        length. An exception from `fn` stops the pass and propagates unchanged; chunks
-        already visited stay written and the mapping stays usable.
-        """
-        region, size = self._region, self._size
-        if not size:
-            return
-        offset, end = 0, len(region)
-        while offset < end:
-            n = min(size, end - offset)
-            with region._state:
-                region._check_writable()
-                rw = region._rw
-                assert rw is not None
-                view = rw[offset : offset + n]
-            try:
-                fn(offset, view)
-            finally:
-                view.release()
-                region._count_write(n)
-            offset += n
+    def _atomic_written(self, offset: int, width: int) -> None:
+        """Count a written atomic cell, once until the next flush (see _accounting)."""
+        _accounting.count_cell(self, offset, width)

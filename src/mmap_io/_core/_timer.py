@@ -1,4 +1,9 @@
-"""The background thread that runs FlushPolicy.every_millis in sync use."""
+"""The background thread that runs FlushPolicy.every_millis, for sync and async code alike.
+
+A thread, not an event-loop task: its msync never runs on a loop, and `async with`
+needs no task group held open across the user's block, so any task may enter and
+leave it, nested or not.
+"""
 
 from __future__ import annotations
 
@@ -32,10 +37,17 @@ class FlushTimer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread and wait for it (unless called from the thread itself)."""
+        """End the thread and wait for it: at once, or after the flush under way.
+
+        Safe to wait for: the thread runs no user code, and close calls this with no
+        lock held (from the thread itself, it does not wait).
+        """
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join()
+
+    def resized(self) -> None:
+        """Nothing to do: each tick flushes the mapping as it is then."""
 
 
 def _run(ref: weakref.ref[_Flushable], interval: float, stop: threading.Event) -> None:

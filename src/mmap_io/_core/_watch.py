@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import math
 import os
@@ -10,13 +9,13 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Self, final
+from typing import TYPE_CHECKING, Any, Protocol, Self, final
 
+from . import _lifetime
 from ._args import check_range
 from ._changes import ChangeEvent, changes_between, look_at
 from ._enums import ChangeKind
 from ._errors import MmapIoError, WatchFailedError, combined, os_error, type_error, value_error
-from ._mapping import Mapping
 
 if TYPE_CHECKING:
     from watchfiles._rust_notify import RustNotify
@@ -30,6 +29,19 @@ IDLE_TIMEOUT_MS = 1000  # without polling, wake once a second to notice a droppe
 INSTALL_HINT = "pip install 'mmap-io[watch]'"
 
 Callback = Callable[[ChangeEvent], object]
+
+
+class Watched(Protocol):
+    """What a watch needs of its mapping (Mapping provides it)."""
+
+    _path: Any
+    _fileno: int
+    _closed: bool
+
+    def __len__(self) -> int: ...
+    def _check_open(self) -> None: ...
+    def _add_helper(self, key: object, helper: Any) -> bool: ...
+    def _drop_helper(self, key: object, helper: Any) -> None: ...
 
 
 class FileWatch:
@@ -63,7 +75,7 @@ class FileWatch:
     )
 
     def __init__(
-        self, mapping: Mapping, poll_interval: object = None, poll_range: object = None
+        self, mapping: Watched, poll_interval: object = None, poll_range: object = None
     ) -> None:
         """Start watching; the watch is registered with `mapping`, which stops it on close.
 
@@ -111,11 +123,10 @@ class FileWatch:
         except OSError as error:
             self._release()
             raise _start_failed(error, shown) from error
-        with mapping._state:
-            if mapping._closed:
-                self._release()
-                mapping._check_open()
-            mapping._watchers.append(self)
+        if not mapping._add_helper(self, self):  # closed meanwhile
+            self._release()
+            mapping._check_open()
+        _lifetime.track(self)
 
     @property
     def stopping(self) -> bool:
@@ -173,7 +184,7 @@ class FileWatch:
         if mapping is None or mapping._closed:
             return None
         try:
-            mapped_size: int | None = len(mapping._mm)
+            mapped_size: int | None = len(mapping)
         except ValueError:
             return None  # closed a moment ago
         del mapping  # hold no reference across the next wait
@@ -199,7 +210,7 @@ class FileWatch:
             self._baseline = after
         return events
 
-    def note_own_change(self) -> None:
+    def resized(self) -> None:
         """The mapping itself just resized the file: make that the new baseline, so its
         watchers do not report it back to it."""
         with self._lock:
@@ -210,12 +221,15 @@ class FileWatch:
                     return  # the next wake-up reports the failure
                 self._own_change = True
 
-    def stop(self, wait: bool = True) -> None:
-        """Stop delivering and release the OS watch.
+    def stop(self, wait: bool = False) -> None:
+        """Stop delivering and release the OS watch (at once, or by the thread inside
+        `next_batch`, within one step).
 
         Args:
             wait: Return only once no thread is inside `next_batch` and the callback
                 thread has ended (a call from that thread itself never waits for itself).
+                Closing the mapping does not wait: a callback may be waiting for a
+                lock the closing thread holds.
         """
         me = threading.get_ident()
         with self._lock:
@@ -238,8 +252,19 @@ class FileWatch:
         self._file.close()
         mapping = self._mapping()
         if mapping is not None:
-            with contextlib.suppress(ValueError):  # close() took it out already
-                mapping._watchers.remove(self)
+            mapping._drop_helper(self, self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: the watch thread is gone and the OS watch stays the
+        parent's; the child's copy is simply over (its descriptors close at exit)."""
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._stop = threading.Event()
+        self._stop.set()
+        self._done = True
+        self._runner = None
+        self._notify = None
+        self.thread = None
 
 
 @final
@@ -266,7 +291,7 @@ class WatchHandle:
         Safe to call more than once, and from inside the callback (which then finishes
         normally, and is the last one).
         """
-        self._watch.stop()
+        self._watch.stop(wait=True)
 
     def is_active(self) -> bool:
         """True while changes are being delivered: not stopped, file not removed,
@@ -320,7 +345,7 @@ def _load_backend(shown: object) -> type[RustNotify]:
 
 
 def _poll_settings(
-    mapping: Mapping, poll_interval: object, poll_range: object
+    mapping: Watched, poll_interval: object, poll_range: object
 ) -> tuple[int, tuple[int, int] | None]:
     """The OS-watch timeout in ms and the byte range to compare, from the poll options."""
     if poll_interval is None:
@@ -336,7 +361,7 @@ def _poll_settings(
         return timeout_ms, None
     if not isinstance(poll_range, tuple) or len(poll_range) != 2:
         raise type_error("poll_range must be an (offset, length) tuple")
-    return timeout_ms, check_range(poll_range[0], poll_range[1], len(mapping._mm))
+    return timeout_ms, check_range(poll_range[0], poll_range[1], len(mapping))
 
 
 def _start_failed(error: BaseException, shown: object) -> MmapIoError:
@@ -347,62 +372,3 @@ def _start_failed(error: BaseException, shown: object) -> MmapIoError:
     if isinstance(error, OSError):
         return combined(WatchFailedError, type(error))(reason)
     return WatchFailedError(reason)
-
-
-class WatchOps(Mapping):
-    """The callback form of watching."""
-
-    __slots__ = ()
-
-    def watch(
-        self,
-        callback: Callback,
-        *,
-        poll_interval: float | None = None,
-        poll_range: tuple[int, int] | None = None,
-    ) -> WatchHandle:
-        """Call `callback(event)` on a background thread for each change to the file.
-
-        Reported: writes through other file handles or processes, truncation and
-        growth (with the region), attribute changes, and the file being deleted,
-        renamed away or replaced by another file (REMOVED, the last event). Events
-        arrive within about 5-10 ms of the change; changes close together may arrive
-        as one. The watch runs until `stop()`, the end of a `with` block, the file's
-        removal or `close()` of the mapping; dropping the handle does not stop it.
-
-        The OS does not report writes made through a mapping, this one or another.
-        To see those (or to watch a file system without change notifications), poll:
-        every `poll_interval` seconds the file's size and timestamps are checked and,
-        with `poll_range=(offset, length)`, those bytes are compared, which suits an
-        in-band sequence counter that writers bump. Polled bytes are read with pread,
-        never through the mapping, so a shrunk file cannot cause a SIGBUS here;
-        polling reports this mapping's own writes too.
-
-        Args:
-            callback: Called with a ChangeEvent; an exception it raises is shown via
-                threading.excepthook and the watch goes on.
-            poll_interval: Seconds between polls, or None to rely on the OS alone;
-                intervals below the 5 ms step of the OS watch act as 5 ms.
-            poll_range: The bytes to compare at each poll (needs poll_interval).
-
-        Returns:
-            A WatchHandle: `stop()`, `is_active()`, and a context manager.
-
-        Raises:
-            WatchFailedError: watchfiles is missing (`pip install 'mmap-io[watch]'`),
-                the mapping has no path (from_file without path=), the path no longer
-                leads to the mapped file (also FileNotFoundError), or the OS refused a
-                watch (inotify limits, for one).
-            TypeError: `callback` is not callable, or a poll option has a wrong type.
-            OutOfBoundsError: `poll_range` does not fit the mapping.
-
-        Example:
-            >>> def on_change(event: ChangeEvent) -> None:
-            ...     if event.mapping_exceeds_file:  # shrunk: never touch past file_size
-            ...         print("file cut to", event.file_size)
-            >>> with mm.watch(on_change):
-            ...     run_for_a_while()
-        """
-        if not callable(callback):
-            raise type_error(f"callback must be callable, not {type(callback).__name__}")
-        return WatchHandle(FileWatch(self, poll_interval, poll_range), callback)

@@ -1,10 +1,9 @@
-"""Module-level constructors and file helpers.
+"""Module-level constructors and file helpers, one flavour of them.
 
-`mmap_io.aio` holds the async flavour, for asyncio, uvloop and trio alike: its
-constructors can be awaited or entered directly with `async with`, and blocking work
-runs in worker threads bounded by the library's own CapacityLimiter
-(`offload_limiter()`). `mmap_io.sync` is generated from it and holds the same
-functions as plain calls.
+`mmap_io.aio` holds the async flavour, for asyncio, uvloop and trio alike, and
+`mmap_io.sync` the same functions as plain calls; the second is generated from the
+first. The constructors return a MemoryMappedFile, and blocking work runs off the
+caller's thread only where the flavour needs it (see the README's Async section).
 """
 
 from .._pairs import DEFAULT_OFFLOAD_THREADS as DEFAULT_OFFLOAD_THREADS  # async-only
@@ -21,18 +20,17 @@ from ._manager import open_ro as open_ro
 from ._manager import open_rw as open_rw
 from ._manager import update_region_async as update_region_async
 
-__all__ = (
-    "DEFAULT_OFFLOAD_THREADS",  # async-only
+__all__: tuple[str, ...] = (
     "copy_mmap_async",
     "create_mmap_async",
     "create_rw",
     "delete_mmap_async",
     "flush_async",
     "load_mmap_async",
-    "offload_limiter",  # async-only
     "open_cow",
     "open_or_create",
     "open_ro",
     "open_rw",
     "update_region_async",
 )
+__all__ += ("DEFAULT_OFFLOAD_THREADS", "offload_limiter")  # async-only

@@ -1,73 +1,77 @@
 """Module-level constructors and the spec's manager helpers (create, load, copy, delete).
 
 Authored here in async form; `sync/_manager.py` is generated from it by
-scripts/unasync.py.
+scripts/unasync.py. The class they build is handed in by the composition root
+(`build_with`), so this layer never imports what is built on top of it.
 """
 
 from __future__ import annotations
 
-import os
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .. import _file  # the module, not the class: _file imports this package
 from .._core._args import StrPath, check_path
 from .._core._enums import MmapMode
-from .._core._errors import MmapIoError, os_error
+from .._core._files import copy_file, delete_file
 from .._pairs import async_constructor, run_blocking_async
+from ._file import AsyncFileOps
 
-if TYPE_CHECKING:
-    from .._file import MemoryMappedFile
+# The public class (MemoryMappedFile), set once by mmap_io._file when the package loads.
+_built: type[AsyncFileOps] = AsyncFileOps
+
+
+def build_with(cls: type[AsyncFileOps]) -> None:
+    """Have the functions below build `cls` (called by the composition root)."""
+    global _built
+    _built = cls
 
 
 @async_constructor
-async def create_rw(path: StrPath, size: int, **options: Any) -> MemoryMappedFile:
+async def create_rw(path: StrPath, size: int, **options: Any) -> AsyncFileOps:
     """Create `path` with `size` zero bytes (truncating an existing file) and map it read-write.
 
     Raises:
         ResizeFailedError: `size` is not a valid size; no file is touched.
         MmapIoError: The file cannot be created (also the matching OSError).
     """
-    return await run_blocking_async(
-        partial(_file.MemoryMappedFile.create_rw, path, size, **options)
-    )
+    return await run_blocking_async(partial(_built.create_rw, path, size, **options))
 
 
 @async_constructor
-async def open_ro(path: StrPath, **options: Any) -> MemoryMappedFile:
+async def open_ro(path: StrPath, **options: Any) -> AsyncFileOps:
     """Map an existing file read-only.
 
     Raises:
         ResizeFailedError: The file is empty.
         MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
     """
-    return await run_blocking_async(partial(_file.MemoryMappedFile.open_ro, path, **options))
+    return await run_blocking_async(partial(_built.open_ro, path, **options))
 
 
 @async_constructor
-async def open_rw(path: StrPath, **options: Any) -> MemoryMappedFile:
+async def open_rw(path: StrPath, **options: Any) -> AsyncFileOps:
     """Map an existing file read-write.
 
     Raises:
         ResizeFailedError: The file is empty.
         MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
     """
-    return await run_blocking_async(partial(_file.MemoryMappedFile.open_rw, path, **options))
+    return await run_blocking_async(partial(_built.open_rw, path, **options))
 
 
 @async_constructor
-async def open_cow(path: StrPath, **options: Any) -> MemoryMappedFile:
+async def open_cow(path: StrPath, **options: Any) -> AsyncFileOps:
     """Map an existing file copy-on-write: writes stay private to the mapping.
 
     Raises:
         ResizeFailedError: The file is empty.
         MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
     """
-    return await run_blocking_async(partial(_file.MemoryMappedFile.open_cow, path, **options))
+    return await run_blocking_async(partial(_built.open_cow, path, **options))
 
 
 @async_constructor
-async def open_or_create(path: StrPath, default_size: int, **options: Any) -> MemoryMappedFile:
+async def open_or_create(path: StrPath, default_size: int, **options: Any) -> AsyncFileOps:
     """Map `path` read-write, creating it with `default_size` zero bytes if it is missing.
 
     Exactly one of several racing callers creates the file (its `created` is True).
@@ -76,12 +80,10 @@ async def open_or_create(path: StrPath, default_size: int, **options: Any) -> Me
         ResizeFailedError: The file had to be created and `default_size` is invalid.
         MmapIoError: The file cannot be opened or created (also the OSError).
     """
-    return await run_blocking_async(
-        partial(_file.MemoryMappedFile.open_or_create, path, default_size, **options)
-    )
+    return await run_blocking_async(partial(_built.open_or_create, path, default_size, **options))
 
 
-async def create_mmap_async(path: StrPath, size: int) -> MemoryMappedFile:
+async def create_mmap_async(path: StrPath, size: int) -> AsyncFileOps:
     """Create (or truncate) a file of `size` zero bytes and map it read-write.
 
     Raises:
@@ -91,7 +93,7 @@ async def create_mmap_async(path: StrPath, size: int) -> MemoryMappedFile:
     return await create_rw(path, size)
 
 
-async def load_mmap_async(path: StrPath, mode: MmapMode) -> MemoryMappedFile:
+async def load_mmap_async(path: StrPath, mode: MmapMode) -> AsyncFileOps:
     """Map an existing file in `mode`.
 
     Raises:
@@ -99,10 +101,10 @@ async def load_mmap_async(path: StrPath, mode: MmapMode) -> MemoryMappedFile:
         ResizeFailedError: The file is empty.
         MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
     """
-    return await run_blocking_async(_file.MemoryMappedFile.load, path, mode)
+    return await run_blocking_async(_built.load, path, mode)
 
 
-async def update_region_async(mm: MemoryMappedFile, offset: int, data: Any) -> None:
+async def update_region_async(mm: AsyncFileOps, offset: int, data: Any) -> None:
     """Write `data` into `mm` at `offset` and return once it is durable on disk.
 
     Raises:
@@ -113,7 +115,7 @@ async def update_region_async(mm: MemoryMappedFile, offset: int, data: Any) -> N
     await mm.update_region_async(offset, data)
 
 
-async def flush_async(mm: MemoryMappedFile) -> None:
+async def flush_async(mm: AsyncFileOps) -> None:
     """Write every dirty page of `mm` back to its file and wait for the disk.
 
     Raises:
@@ -129,7 +131,7 @@ async def copy_mmap_async(src: StrPath, dst: StrPath) -> None:
         MmapIoError: Either file cannot be read or written (also the matching OSError).
     """
     source, target = check_path(src), check_path(dst)
-    await run_blocking_async(_copy_file, source, target, src, dst)
+    await run_blocking_async(copy_file, source, target, src, dst)
 
 
 async def delete_mmap_async(path: StrPath) -> None:
@@ -140,21 +142,4 @@ async def delete_mmap_async(path: StrPath) -> None:
         MmapIoError: The file cannot be removed (also FileNotFoundError and friends).
     """
     fspath = check_path(path)
-    await run_blocking_async(_delete_file, fspath, path)
-
-
-def _copy_file(source: str | bytes, target: str | bytes, src: Any, dst: Any) -> None:
-    try:
-        import shutil  # on first use: it is slow to import and rarely needed
-
-        shutil.copyfile(source, target)
-    except OSError as error:
-        shown = dst if error.filename in (target, os.fsdecode(target)) else src
-        raise os_error(MmapIoError, error, shown) from None
-
-
-def _delete_file(fspath: str | bytes, shown: Any) -> None:
-    try:
-        os.remove(fspath)
-    except OSError as error:
-        raise os_error(MmapIoError, error, shown) from None
+    await run_blocking_async(delete_file, fspath, path)

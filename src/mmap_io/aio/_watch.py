@@ -8,16 +8,18 @@ loop exists once; here it runs in a worker thread per wait.
 from __future__ import annotations
 
 import collections
-from typing import Self, final
+from typing import TYPE_CHECKING, Self, final
 
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from .._core._changes import ChangeEvent
 from .._core._mapping import Mapping
-from .._core._watch import FileWatch
 from .._pairs import run_blocking_async
+
+if TYPE_CHECKING:
+    from .._core._changes import ChangeEvent
+    from .._core._watch import FileWatch
 
 
 @final
@@ -40,6 +42,13 @@ class WatchStream:
         self._watch = watch
         self._pending: collections.deque[ChangeEvent] = collections.deque()
         self._limiter: anyio.CapacityLimiter | None = None
+
+    @classmethod
+    def start(cls, mapping: Mapping, poll_interval: object, poll_range: object) -> Self:
+        """Start the OS watch of `mapping`'s file now (see MemoryMappedFile.watch_async)."""
+        from .._core._watch import FileWatch  # on first use: most users never watch
+
+        return cls(FileWatch(mapping, poll_interval, poll_range))
 
     def __aiter__(self) -> Self:
         """Return the stream itself."""
@@ -68,7 +77,7 @@ class WatchStream:
                 # The worker cannot be interrupted; tell it to stop and wait the one
                 # step it takes to notice, so the OS watch is gone when this returns.
                 with anyio.CancelScope(shield=True):
-                    await run_blocking_async(self._watch.stop)
+                    await run_blocking_async(self._watch.stop, True)
                 raise
             if batch is None:
                 raise StopAsyncIteration
@@ -95,29 +104,3 @@ class WatchStream:
     def _close(self) -> None:
         self._pending.clear()
         self._watch.stop(wait=False)  # never block the loop; a running worker releases it
-
-
-class AsyncWatchOps(Mapping):
-    """The async-iterator form of watching."""
-
-    __slots__ = ()
-
-    def watch_async(
-        self, *, poll_interval: float | None = None, poll_range: tuple[int, int] | None = None
-    ) -> WatchStream:
-        """Start watching the file now; iterate the result with `async for`.
-
-        Reports what `watch()` reports (see there, also for the poll options), on
-        asyncio, uvloop and trio. The OS watch starts when this is called, so a
-        change made before the first iteration is not missed.
-
-        Raises:
-            WatchFailedError: As for `watch()`: watchfiles missing, no path, path gone,
-                or the OS refused a watch.
-
-        Example:
-            >>> async for event in mm.watch_async():
-            ...     if event.kind is ChangeKind.REMOVED:
-            ...         print("gone; the mapping still shows the old bytes")
-        """
-        return WatchStream(FileWatch(self, poll_interval, poll_range))

@@ -1,11 +1,10 @@
 # GENERATED from src/mmap_io/aio/__init__.py by scripts/unasync.py: do not edit.
-"""Module-level constructors and file helpers.
+"""Module-level constructors and file helpers, one flavour of them.
 
-`mmap_io.aio` holds the async flavour, for asyncio, uvloop and trio alike: its
-constructors can be awaited or entered directly with `async with`, and blocking work
-runs in worker threads bounded by the library's own CapacityLimiter
-(`offload_limiter()`). `mmap_io.sync` is generated from it and holds the same
-functions as plain calls.
+`mmap_io.aio` holds the async flavour, for asyncio, uvloop and trio alike, and
+`mmap_io.sync` the same functions as plain calls; the second is generated from the
+first. The constructors return a MemoryMappedFile, and blocking work runs off the
+caller's thread only where the flavour needs it (see the README's Async section).
 """
 
 from ._manager import copy_mmap as copy_mmap
@@ -20,7 +19,7 @@ from ._manager import open_ro as open_ro
 from ._manager import open_rw as open_rw
 from ._manager import update_region_durable as update_region_durable
 
-__all__ = (
+__all__: tuple[str, ...] = (
     "copy_mmap",
     "create_mmap",
     "create_rw",

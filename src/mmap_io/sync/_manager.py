@@ -2,73 +2,77 @@
 """Module-level constructors and the spec's manager helpers (create, load, copy, delete).
 
 Authored here in async form; `sync/_manager.py` is generated from it by
-scripts/unasync.py.
+scripts/unasync.py. The class they build is handed in by the composition root
+(`build_with`), so this layer never imports what is built on top of it.
 """
 
 from __future__ import annotations
 
-import os
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .. import _file  # the module, not the class: _file imports this package
 from .._core._args import StrPath, check_path
 from .._core._enums import MmapMode
-from .._core._errors import MmapIoError, os_error
+from .._core._files import copy_file, delete_file
 from .._pairs import constructor, run_blocking
+from ._file import FileOps
 
-if TYPE_CHECKING:
-    from .._file import MemoryMappedFile
+# The public class (MemoryMappedFile), set once by mmap_io._file when the package loads.
+_built: type[FileOps] = FileOps
+
+
+def build_with(cls: type[FileOps]) -> None:
+    """Have the functions below build `cls` (called by the composition root)."""
+    global _built
+    _built = cls
 
 
 @constructor
-def create_rw(path: StrPath, size: int, **options: Any) -> MemoryMappedFile:
+def create_rw(path: StrPath, size: int, **options: Any) -> FileOps:
     """Create `path` with `size` zero bytes (truncating an existing file) and map it read-write.
 
     Raises:
         ResizeFailedError: `size` is not a valid size; no file is touched.
         MmapIoError: The file cannot be created (also the matching OSError).
     """
-    return run_blocking(
-        partial(_file.MemoryMappedFile.create_rw, path, size, **options)
-    )
+    return run_blocking(partial(_built.create_rw, path, size, **options))
 
 
 @constructor
-def open_ro(path: StrPath, **options: Any) -> MemoryMappedFile:
+def open_ro(path: StrPath, **options: Any) -> FileOps:
     """Map an existing file read-only.
 
     Raises:
         ResizeFailedError: The file is empty.
         MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
     """
-    return run_blocking(partial(_file.MemoryMappedFile.open_ro, path, **options))
+    return run_blocking(partial(_built.open_ro, path, **options))
 
 
 @constructor
-def open_rw(path: StrPath, **options: Any) -> MemoryMappedFile:
+def open_rw(path: StrPath, **options: Any) -> FileOps:
     """Map an existing file read-write.
 
     Raises:
         ResizeFailedError: The file is empty.
         MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
     """
-    return run_blocking(partial(_file.MemoryMappedFile.open_rw, path, **options))
+    return run_blocking(partial(_built.open_rw, path, **options))
 
 
 @constructor
-def open_cow(path: StrPath, **options: Any) -> MemoryMappedFile:
+def open_cow(path: StrPath, **options: Any) -> FileOps:
     """Map an existing file copy-on-write: writes stay private to the mapping.
 
     Raises:
         ResizeFailedError: The file is empty.
         MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
     """
-    return run_blocking(partial(_file.MemoryMappedFile.open_cow, path, **options))
+    return run_blocking(partial(_built.open_cow, path, **options))
 
 
 @constructor
-def open_or_create(path: StrPath, default_size: int, **options: Any) -> MemoryMappedFile:
+def open_or_create(path: StrPath, default_size: int, **options: Any) -> FileOps:
     """Map `path` read-write, creating it with `default_size` zero bytes if it is missing.
 
     Exactly one of several racing callers creates the file (its `created` is True).
@@ -77,12 +81,10 @@ def open_or_create(path: StrPath, default_size: int, **options: Any) -> MemoryMa
         ResizeFailedError: The file had to be created and `default_size` is invalid.
         MmapIoError: The file cannot be opened or created (also the OSError).
     """
-    return run_blocking(
-        partial(_file.MemoryMappedFile.open_or_create, path, default_size, **options)
-    )
+    return run_blocking(partial(_built.open_or_create, path, default_size, **options))
 
 
-def create_mmap(path: StrPath, size: int) -> MemoryMappedFile:
+def create_mmap(path: StrPath, size: int) -> FileOps:
     """Create (or truncate) a file of `size` zero bytes and map it read-write.
 
     Raises:
@@ -92,7 +94,7 @@ def create_mmap(path: StrPath, size: int) -> MemoryMappedFile:
     return create_rw(path, size)
 
 
-def load_mmap(path: StrPath, mode: MmapMode) -> MemoryMappedFile:
+def load_mmap(path: StrPath, mode: MmapMode) -> FileOps:
     """Map an existing file in `mode`.
 
     Raises:
@@ -100,10 +102,10 @@ def load_mmap(path: StrPath, mode: MmapMode) -> MemoryMappedFile:
         ResizeFailedError: The file is empty.
         MmapIoError: The file cannot be opened (also FileNotFoundError and friends).
     """
-    return run_blocking(_file.MemoryMappedFile.load, path, mode)
+    return run_blocking(_built.load, path, mode)
 
 
-def update_region_durable(mm: MemoryMappedFile, offset: int, data: Any) -> None:
+def update_region_durable(mm: FileOps, offset: int, data: Any) -> None:
     """Write `data` into `mm` at `offset` and return once it is durable on disk.
 
     Raises:
@@ -114,7 +116,7 @@ def update_region_durable(mm: MemoryMappedFile, offset: int, data: Any) -> None:
     mm.update_region_durable(offset, data)
 
 
-def flush(mm: MemoryMappedFile) -> None:
+def flush(mm: FileOps) -> None:
     """Write every dirty page of `mm` back to its file and wait for the disk.
 
     Raises:
@@ -130,7 +132,7 @@ def copy_mmap(src: StrPath, dst: StrPath) -> None:
         MmapIoError: Either file cannot be read or written (also the matching OSError).
     """
     source, target = check_path(src), check_path(dst)
-    run_blocking(_copy_file, source, target, src, dst)
+    run_blocking(copy_file, source, target, src, dst)
 
 
 def delete_mmap(path: StrPath) -> None:
@@ -141,21 +143,4 @@ def delete_mmap(path: StrPath) -> None:
         MmapIoError: The file cannot be removed (also FileNotFoundError and friends).
     """
     fspath = check_path(path)
-    run_blocking(_delete_file, fspath, path)
-
-
-def _copy_file(source: str | bytes, target: str | bytes, src: Any, dst: Any) -> None:
-    try:
-        import shutil  # on first use: it is slow to import and rarely needed
-
-        shutil.copyfile(source, target)
-    except OSError as error:
-        shown = dst if error.filename in (target, os.fsdecode(target)) else src
-        raise os_error(MmapIoError, error, shown) from None
-
-
-def _delete_file(fspath: str | bytes, shown: Any) -> None:
-    try:
-        os.remove(fspath)
-    except OSError as error:
-        raise os_error(MmapIoError, error, shown) from None
+    run_blocking(delete_file, fspath, path)

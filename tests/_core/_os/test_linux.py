@@ -13,7 +13,7 @@ import pytest
 
 from conftest import smaps_field, write_cold
 from mmap_io import MemoryMappedFile, MmapAdvice
-from mmap_io._core import _os
+from mmap_io._core import _os, _paging
 from mmap_io._core._address import buffer_address
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
@@ -68,7 +68,7 @@ def test_page_in_batches_work_with_or_without_the_batch_syscalls(
     ranges = [(5 * PAGE + 7, 100), (20 * PAGE - 3, 10), (63 * PAGE, PAGE), (70 * PAGE, 1)]
     with MemoryMappedFile.open_ro(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)
-        mm._page_in_now(ranges)  # the last range is past the end: skipped
+        _paging.page_in(mm, ranges)  # the last range is past the end: skipped
         assert _resident(mm, 0, 64 * PAGE) == bytes(
             1 if p in (5, 19, 20, 63) else 0 for p in range(64)
         )
@@ -77,7 +77,7 @@ def test_page_in_batches_work_with_or_without_the_batch_syscalls(
     monkeypatch.setattr(_linux, "_refused", refused)  # as on a kernel without them
     with MemoryMappedFile.open_ro(path) as mm:
         mm.advise(0, len(mm), MmapAdvice.RANDOM)
-        mm._page_in_now(ranges)
+        _paging.page_in(mm, ranges)
         assert _resident(mm, 0, 64 * PAGE) == bytes(
             1 if p in (5, 19, 20, 63) else 0 for p in range(64)
         )

@@ -30,6 +30,8 @@ will_need_many = _platform.will_need_many
 prefetch_file = _platform.prefetch_file
 evict_file = _platform.evict_file
 resident_pages = _platform.resident_pages
+mincore_honest = _platform.mincore_honest
+read_nowait = _platform.read_nowait
 lock_pages = _platform.lock_pages
 unlock_pages = _platform.unlock_pages
 advise_hugepages = _platform.advise_hugepages
@@ -45,9 +47,11 @@ __all__ = (
     "lock_pages",
     "map_anonymous",
     "map_file",
+    "mincore_honest",
     "populate_many",
     "populate_read",
     "prefetch_file",
+    "read_nowait",
     "resident_pages",
     "resize",
     "sync_directory",

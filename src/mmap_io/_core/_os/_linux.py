@@ -229,3 +229,26 @@ def evict_file(fileno: int, offset: int, length: int) -> None:
 def resident_pages(address: int, length: int) -> bytes | None:
     """mincore(2): one byte per page, bit 0 set when the page is in memory."""
     return _posix.mincore(address, length, _PAGE)
+
+
+def mincore_honest(fileno: int) -> bool:
+    """Whether mincore tells this process the truth about the file's pages.
+
+    Since Linux 5.2, mincore reports every page of a file mapping resident unless the
+    caller owns the file or may write it (root may do both), so that the page cache
+    cannot be used as a side channel; see mincore(2).
+    """
+    euid = os.geteuid()
+    if euid == 0 or os.fstat(fileno).st_uid == euid:
+        return True
+    return os.access(f"/proc/self/fd/{fileno}", os.W_OK, effective_ids=True)
+
+
+def read_nowait(fileno: int, buf: memoryview, offset: int) -> int:
+    """Copy file bytes that are in the page cache, never waiting for the disk.
+
+    preadv2(2) with RWF_NOWAIT: returns how many bytes were copied (short where a
+    page is missing) and raises BlockingIOError when the first page is missing;
+    EOPNOTSUPP where the file system cannot read without waiting.
+    """
+    return os.preadv(fileno, [buf], offset, os.RWF_NOWAIT)

@@ -19,9 +19,11 @@ __all__ = (
     "lock_pages",
     "map_anonymous",
     "map_file",
+    "mincore_honest",
     "populate_many",
     "populate_read",
     "prefetch_file",
+    "read_nowait",
     "resident_pages",
     "resize",
     "sync_directory",
@@ -74,6 +76,14 @@ def evict_file(fileno: int, offset: int, length: int) -> None:
 
 def resident_pages(address: int, length: int) -> bytes | None:
     return None
+
+
+def mincore_honest(fileno: int) -> bool:
+    return False  # no mincore to ask
+
+
+def read_nowait(fileno: int, buf: memoryview, offset: int) -> int:
+    raise unsupported("reading without waiting (preadv2 RWF_NOWAIT)")
 
 
 def lock_pages(address: int, length: int) -> None:
