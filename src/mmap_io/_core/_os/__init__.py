@@ -33,6 +33,7 @@ resident_pages = _platform.resident_pages
 lock_pages = _platform.lock_pages
 unlock_pages = _platform.unlock_pages
 advise_hugepages = _platform.advise_hugepages
+allocate = _platform.allocate
 hugepage_backed = _platform.hugepage_backed
 
 __all__ = (
@@ -40,6 +41,7 @@ __all__ = (
     "PLATFORM",
     "advise",
     "advise_hugepages",
+    "allocate",
     "evict_file",
     "hugepage_backed",
     "lock_pages",

@@ -15,6 +15,10 @@ from ._common import remap
 # No transparent huge pages on macOS (superpages need mach_vm_allocate flags), and no
 # per-mapping report of them.
 from ._stub import advise_hugepages as advise_hugepages
+
+# No fallocate: macOS has fcntl(F_PREALLOCATE), which reserves space without growing
+# the file and is not wired up yet, so files grow with holes (see _stub.allocate).
+from ._stub import allocate as allocate
 from ._stub import hugepage_backed as hugepage_backed
 
 assert sys.platform == "darwin"
