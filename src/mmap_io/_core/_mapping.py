@@ -23,13 +23,12 @@ from ._enums import MmapMode, TouchHint
 from ._errors import (
     FlushFailedError,
     InvalidModeError,
-    MmapIoError,
     ResizeFailedError,
     busy_error,
     os_error,
     type_error,
 )
-from ._files import File, create_file, open_file, open_or_create_file
+from ._files import File, create_file, mapping_error, open_file, open_or_create_file, resize_mapped
 from ._paging import Paging
 from ._policy import FlushPolicy
 from ._reader import MmapReader
@@ -61,6 +60,7 @@ class Mapping(Paging):
         "_pager",
         "_path",
         "_policy",
+        "_sparse",
         "_sync_count",
         "_timer",
         "_timer_task",
@@ -76,16 +76,18 @@ class Mapping(Paging):
         flush_policy: FlushPolicy = FlushPolicy.NEVER,
         touch_hint: TouchHint = TouchHint.NEVER,
         huge_pages: bool = False,
+        sparse: bool = False,
         created: bool = False,
     ) -> None:
         """Map an open file. Use the classmethods; this one takes ownership of `file`."""
-        _check_options(flush_policy, touch_hint, huge_pages)
+        _check_options(flush_policy, touch_hint, huge_pages, sparse)
         self._file = file
         self._fileno: int = file.fileno()
         self._path = path
         self._mode = mode
         self._policy = flush_policy
         self._huge_pages = huge_pages
+        self._sparse = sparse  # a growing resize reserves blocks unless this is set
         self._created = created
         self._sync_count = 0
         # Group commit of flush() and flush_async(): set by MemoryMappedFile, which
@@ -105,7 +107,7 @@ class Mapping(Paging):
             mm = _os.map_file(self._fileno, size, mode)
         except OSError as error:
             file.close()
-            raise os_error(MmapIoError, error, path) from None
+            raise mapping_error(error, path, created) from None
         except BaseException:
             file.close()
             raise
@@ -128,11 +130,11 @@ class Mapping(Paging):
         Args:
             path: The file to create.
             size: Its size in bytes, at least 1.
-            **options: `flush_policy=`, `touch_hint=`, `huge_pages=`.
+            **options: `flush_policy=`, `touch_hint=`, `huge_pages=`, `sparse=` (holes).
 
         Raises:
-            ResizeFailedError: `size` is zero, negative or larger than can be mapped;
-                no file is created or truncated.
+            ResizeFailedError: `size` is zero, negative, larger than can be mapped, or
+                more than the disk or quota holds (also the OSError); a file it made is removed.
             TypeError: A wrong argument type; no file is created or truncated.
             MmapIoError: The file cannot be created (also the matching OSError).
 
@@ -142,7 +144,7 @@ class Mapping(Paging):
         fspath = check_path(path)
         n = check_size(size, _os.MAX_MAP_SIZE)
         _check_options(**options)
-        file, created = create_file(path, fspath, n)
+        file, created = create_file(path, fspath, n, options.get("sparse", False))
         return cls(file, MmapMode.READ_WRITE, path, created=created, **options)
 
     @classmethod
@@ -208,7 +210,7 @@ class Mapping(Paging):
         except ResizeFailedError:
             size = None  # only an error if this call is the one that creates the file
         _check_options(**options)
-        file, created = open_or_create_file(path, fspath, size)
+        file, created = open_or_create_file(path, fspath, size, options.get("sparse", False))
         return cls(file, MmapMode.READ_WRITE, path, created=created, **options)
 
     @classmethod
@@ -392,7 +394,7 @@ class Mapping(Paging):
             old = len(self._mm)
             self._detach()
             try:
-                mm = _os.resize(self._mm, self._fileno, n, self._mode)
+                mm = resize_mapped(self._mm, self._fileno, old, n, self._mode, self._sparse)
             except BufferError:
                 self._attach(self._mm)
                 raise busy_error(ResizeFailedError, "resize the mapping") from None
@@ -462,6 +464,7 @@ def _check_options(
     flush_policy: object = FlushPolicy.NEVER,
     touch_hint: object = TouchHint.NEVER,
     huge_pages: object = False,
+    sparse: object = False,
 ) -> None:
     """Type-check the keyword options before any file is touched."""
     if not isinstance(flush_policy, FlushPolicy):
@@ -470,3 +473,5 @@ def _check_options(
         raise type_error(f"touch_hint must be a TouchHint, not {type(touch_hint).__name__}")
     if not isinstance(huge_pages, bool):
         raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
+    if not isinstance(sparse, bool):
+        raise type_error(f"sparse must be a bool, not {type(sparse).__name__}")

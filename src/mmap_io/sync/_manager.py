@@ -82,14 +82,17 @@ def open_or_create(path: StrPath, default_size: int, **options: Any) -> MemoryMa
     )
 
 
-def create_mmap(path: StrPath, size: int) -> MemoryMappedFile:
+def create_mmap(path: StrPath, size: int, *, sparse: bool = False) -> MemoryMappedFile:
     """Create (or truncate) a file of `size` zero bytes and map it read-write.
 
+    Its blocks are reserved unless `sparse` (see `MemoryMappedFile.create_rw`).
+
     Raises:
-        ResizeFailedError: `size` is zero, negative or too large; no file is touched.
+        ResizeFailedError: `size` is zero, negative or too large (no file is touched),
+            or the disk or quota is full (also the OSError; a new file is removed).
         MmapIoError: The file cannot be created (also the matching OSError).
     """
-    return create_rw(path, size)
+    return create_rw(path, size, sparse=sparse)
 
 
 def load_mmap(path: StrPath, mode: MmapMode) -> MemoryMappedFile:
