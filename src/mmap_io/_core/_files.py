@@ -228,15 +228,22 @@ def _create_or_open(path: Any, fspath: str | bytes) -> tuple[File, bool]:
 def _give_size(
     file: File, path: Any, fspath: str | bytes, size: int, sparse: bool, created: bool
 ) -> None:
-    """Make `file` hold `size` zero bytes; on failure close it (and remove it if created)."""
+    """Make `file` hold `size` zero bytes; on failure close it (and remove it if created).
+
+    The size is set with one ftruncate before the blocks are reserved: fallocate grows
+    a file step by step on some file systems (ext4 here: 8 MiB at a time), and an
+    open_or_create racing this one must see the empty file or the whole size, never a
+    part of it.
+    """
     fileno = file.fileno()
     try:
-        if created:
-            if sparse or not _os.allocate(fileno, 0, size):
-                os.ftruncate(fileno, size)
-        else:
+        if not created:
             _before_truncate(fileno)
-            _replace_contents(fileno, size, sparse)
+            _check_room(fileno, size, sparse)
+            os.ftruncate(fileno, 0)
+        os.ftruncate(fileno, size)
+        if not sparse:
+            _os.allocate(fileno, 0, size)  # False: the file system cannot; holes it is
     except BaseException as error:
         _discard(file, fspath, created)
         if isinstance(error, OSError) and not isinstance(error, MmapIoError):
@@ -244,31 +251,22 @@ def _give_size(
         raise
 
 
-def _replace_contents(fileno: int, size: int, sparse: bool) -> None:
-    """Turn an existing file into `size` zero bytes, blocks reserved unless `sparse`.
+def _check_room(fileno: int, size: int, sparse: bool) -> None:
+    """Reserve `size` bytes of an existing file over its old bytes, before they are dropped.
 
-    The reservation is made twice: first over the old bytes, which may fail (and then
-    nothing is lost), then after the truncation, which cannot fail for want of space
-    (the truncation freed at least what the first one found missing) unless another
-    process takes the space in between; the file is then left empty.
+    A refusal leaves the file as it was (its size put back, its bytes untouched). Once
+    this succeeds, the reservation after the truncation cannot fail for want of space
+    (the truncation frees at least what this one found missing) unless another process
+    takes the space in between; the file then holds zeros, partly unreserved.
     """
-    reserved = False
-    if not sparse:
-        before = os.fstat(fileno).st_size
-        try:
-            reserved = _os.allocate(fileno, 0, size)
-        except OSError:
-            _put_back(fileno, before)
-            raise
-    os.ftruncate(fileno, 0)
-    if reserved:
-        try:
-            reserved = _os.allocate(fileno, 0, size)
-        except OSError:
-            os.ftruncate(fileno, 0)
-            raise
-    if not reserved:
-        os.ftruncate(fileno, size)
+    if sparse:
+        return
+    before = os.fstat(fileno).st_size
+    try:
+        _os.allocate(fileno, 0, size)
+    except OSError:
+        _put_back(fileno, before)
+        raise
 
 
 def _put_back(fileno: int, size: int) -> None:
