@@ -146,7 +146,8 @@ def mounted(where: Path, fstype: str, options: str = "") -> Iterator[Path]:
     except OSError as error:
         pytest.skip(f"cannot run mount(8): {error}")
     if result.returncode:
-        pytest.skip(f"mounting a {fstype} was refused: {result.stderr.strip() or result.stdout}")
+        reason = (result.stderr.strip() or result.stdout.strip() or "no reason given").splitlines()
+        pytest.skip(f"mounting a {fstype} was refused: {reason[0]}")
     try:
         yield where
     finally:
