@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
+import subprocess
 import sys
+import textwrap
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +193,74 @@ class RoundsHeld:
         with anyio.fail_after(5):
             while mm._flushes.waiting() < n:
                 await anyio.sleep(0.001)
+
+
+@contextlib.contextmanager
+def mounted(where: Path, fstype: str, options: str = "") -> Iterator[Path]:
+    """A fresh `fstype` file system mounted at `where` for the block, unmounted after.
+
+    Needs root (or CAP_SYS_ADMIN): where mounting is refused, the test is skipped
+    with mount's own reason. Unmounting fails the test if a file is still open there.
+    """
+    if not sys.platform.startswith("linux"):
+        pytest.skip(f"mounts a Linux {fstype}")
+    where.mkdir(exist_ok=True)
+    command = ["mount", "-t", fstype, *(["-o", options] if options else []), fstype, str(where)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as error:
+        pytest.skip(f"cannot run mount(8): {error}")
+    if result.returncode:
+        reason = (result.stderr.strip() or result.stdout.strip() or "no reason given").splitlines()
+        pytest.skip(f"mounting a {fstype} was refused: {reason[0]}")
+    try:
+        yield where
+    finally:
+        busy = subprocess.run(["umount", str(where)], capture_output=True, text=True)
+        if busy.returncode:
+            subprocess.run(["umount", "-l", str(where)], check=False)
+            raise AssertionError(f"{where} could not be unmounted: {busy.stderr.strip()}")
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs of this test's own: the disk that fills up."""
+    with mounted(tmp_path / "small_fs", "tmpfs", "size=1m") as where:
+        yield where
+
+
+# What run_child's programs start with: the public API, and a way to report an error.
+CHILD_PRELUDE = """
+import errno, json, os, sys
+import anyio
+from mmap_io import *
+from mmap_io import aio
+
+def describe(error):
+    filename = getattr(error, "filename", None)
+    return {
+        "type": type(error).__name__,
+        "mmap_io": isinstance(error, MmapIoError),
+        "resize": isinstance(error, ResizeFailedError),
+        "os": isinstance(error, OSError),
+        "errno": getattr(error, "errno", None),
+        "filename": None if filename is None else os.fsdecode(filename),
+    }
+"""
+
+
+def run_child(code: str, *args: str, timeout: float = 120) -> Any:
+    """Run CHILD_PRELUDE + `code` in a fresh interpreter and return the JSON of its last line.
+
+    Fails the test when the child hangs (past `timeout`), dies of a signal (SIGBUS
+    on a full disk, say) or exits non-zero.
+    """
+    program = CHILD_PRELUDE + textwrap.dedent(code)
+    result = subprocess.run(
+        [sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode < 0:
+        name = signal.Signals(-result.returncode).name
+        raise AssertionError(f"the child was killed by {name}:\n{result.stderr}")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.splitlines()[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -68,3 +69,9 @@ def test_shared_with_a_forked_child() -> None:
     os.waitpid(pid, 0)
     assert mm.read_bytes(0, 10) == b"from child"
     mm.close()
+
+
+def test_a_size_the_machine_cannot_map_is_a_resize_failed_error() -> None:
+    with pytest.raises(ResizeFailedError) as info:
+        AnonymousMmap(2**47)  # allowed by the size check; no address space holds it
+    assert isinstance(info.value, OSError) and info.value.errno == errno.ENOMEM

@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import dirty_kib, linux_only
-from mmap_io import FlushPolicy, MemoryMappedFile, MmapMode, OutOfBoundsError
+from mmap_io import FlushPolicy, MemoryMappedFile, MmapIoError, MmapMode, OutOfBoundsError
+from mmap_io._core._policy import MAX_MILLIS
 
 
 def test_policies_compare_by_content() -> None:
@@ -243,3 +245,40 @@ def test_open_close_cycles_leave_no_thread_or_descriptor(path: Path) -> None:
     assert threading.active_count() == threads
     if fds:
         assert len(os.listdir("/proc/self/fd")) == fds
+
+
+@pytest.mark.parametrize(
+    "make", [FlushPolicy.every_millis, lambda ms: FlushPolicy("every_millis", ms)]
+)
+def test_every_millis_beyond_what_a_timer_can_wait_is_refused_when_made(make: Any) -> None:
+    with pytest.raises(OverflowError):  # what the flusher thread would have died of
+        threading.Event().wait(10**13 / 1000)
+    assert threading.TIMEOUT_MAX * 1000 - 1 < MAX_MILLIS <= threading.TIMEOUT_MAX * 1000
+    for ms in (10**13, MAX_MILLIS + 1):
+        with pytest.raises(OverflowError) as info:
+            make(ms)
+        assert isinstance(info.value, MmapIoError) and str(ms) in str(info.value)
+
+
+def test_the_longest_every_millis_runs_a_timer_until_close(path: Path) -> None:
+    with _mapping(path, FlushPolicy.every_millis(MAX_MILLIS)) as mm:
+        timers = [t for t in threading.enumerate() if t.name == "mmap_io-flush-timer"]
+        assert len(timers) == 1 and timers[0].is_alive()  # waiting, not dead of OverflowError
+        mm.update_region(0, b"x")
+        mm.flush()
+    timers[0].join(5)
+    assert not timers[0].is_alive()
+
+
+@pytest.mark.parametrize(("kind", "value"), [("always", 3), ("never", 1), ("manual", 2)])
+def test_policies_without_a_number_refuse_one(kind: str, value: int) -> None:
+    with pytest.raises(ValueError):
+        FlushPolicy(kind, value)
+
+
+@pytest.mark.parametrize("bad", [1.5, "3", None, True])
+def test_the_policy_constructor_checks_its_number_too(bad: object) -> None:
+    with pytest.raises(TypeError):
+        FlushPolicy("every_bytes", bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        FlushPolicy("every_writes", -1)

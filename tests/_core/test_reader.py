@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import array
 import gzip
 import io
 import json
 import pickle
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from mmap_io import MemoryMappedFile
+from mmap_io import MemoryMappedFile, MmapIoError
 
 
 def _mapped(path: Path, data: bytes) -> MemoryMappedFile:
@@ -94,3 +96,51 @@ def test_readers_do_not_pin_the_mapping(path: Path) -> None:
     mm.close()
     with pytest.raises(ValueError):
         reader.read(1)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r: r.readinto(b"xyz"),  # read-only buffer
+        lambda r: r.readinto(memoryview(bytearray(3)).toreadonly()),
+        lambda r: r.readinto("abc"),
+        lambda r: r.read(float("nan")),
+        lambda r: r.read(2.0),
+        lambda r: r.read(True),
+        lambda r: r.read("3"),
+        lambda r: r.readline(float("inf")),
+        lambda r: r.read1(1.5),
+        lambda r: r.seek(1.0),
+        lambda r: r.seek(0, 1.0),
+        lambda r: r.seek(-10, io.SEEK_CUR),
+        lambda r: r.seek(0, 7),
+    ],
+)
+def test_a_refused_call_leaves_the_position_where_it_was(path: Path, call: Any) -> None:
+    with _mapped(path, b"hello world\nsecond line\n") as mm:
+        reader = mm.reader()
+        assert reader.read(2) == b"he"
+        with pytest.raises((TypeError, ValueError)) as info:
+            call(reader)
+        assert isinstance(info.value, MmapIoError)
+        assert reader.tell() == 2 and reader.read(3) == b"llo"
+
+
+def test_read_sizes_follow_bytesio(path: Path) -> None:
+    data = b"hello world\nsecond line\n"
+    with _mapped(path, data) as mm:
+        for size in (None, -1, -5, 0, 3, 100):
+            reader, expected = mm.reader(), io.BytesIO(data)
+            assert reader.read(size) == expected.read(size)
+            assert reader.readline(size) == expected.readline(size)
+            assert reader.tell() == expected.tell()
+
+
+def test_readinto_fills_any_writable_buffer(path: Path) -> None:
+    with _mapped(path, b"abcdefgh") as mm:
+        reader = mm.reader()
+        words = array.array("H", [0, 0])
+        assert reader.readinto(words) == 4 and words.tobytes() == b"abcd"
+        tail = bytearray(10)
+        assert reader.readinto(memoryview(tail)) == 4 and tail[:4] == b"efgh"
+        assert reader.readinto(tail) == 0 and reader.tell() == 8

@@ -6,7 +6,7 @@ from typing import final
 
 from . import _os
 from ._args import check_size
-from ._errors import MmapIoError, os_error, type_error
+from ._errors import map_error, type_error
 from ._region import Region
 
 
@@ -26,7 +26,8 @@ class AnonymousMmap(Region):
             instead of sharing it. `is_hugepage_backed()` tells what the kernel did.
 
     Raises:
-        ResizeFailedError: `size` is zero, negative or too large to map.
+        ResizeFailedError: `size` is zero, negative or more than the machine can map
+            (also the OSError, ENOMEM).
         TypeError: `size` is not an int.
 
     Example:
@@ -45,8 +46,8 @@ class AnonymousMmap(Region):
             raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
         try:
             mm = _os.map_anonymous(n, huge_pages)
-        except OSError as error:
-            raise os_error(MmapIoError, error) from None
+        except OSError as error:  # ENOMEM: no room in the address space or overcommit limit
+            raise map_error(error) from None
         super().__init__(mm)
         if huge_pages:
             self._advise_huge_pages()

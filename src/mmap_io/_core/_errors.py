@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -121,6 +122,20 @@ def os_error(kind: type[MmapIoError], error: OSError, filename: object = None) -
     wrapped = cls(str(error)) if error.errno is None else cls(error.errno, error.strerror, filename)
     wrapped.__cause__ = error.__cause__
     return wrapped
+
+
+# What mmap(2), ftruncate(2) and fallocate(2) answer for a size the machine cannot map or
+# the file system cannot hold: no room in the address space or under the overcommit
+# limit (ENOMEM), past the largest file (EFBIG), a length the call refuses (EINVAL,
+# EOVERFLOW).
+_SIZE_ERRNOS = frozenset((errno.ENOMEM, errno.EFBIG, errno.EINVAL, errno.EOVERFLOW))
+
+
+def map_error(error: OSError, filename: object = None) -> MmapIoError:
+    """Wrap a failure to map memory: `ResizeFailedError` when the size is what failed
+    (see `_SIZE_ERRNOS`), plain `MmapIoError` otherwise; both keep the OSError subclass."""
+    kind = ResizeFailedError if error.errno in _SIZE_ERRNOS else MmapIoError
+    return os_error(kind, error, filename)
 
 
 def type_error(message: str) -> MmapIoError:

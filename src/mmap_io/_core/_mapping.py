@@ -19,13 +19,12 @@ from ._errors import (
     AdviceFailedError,
     FlushFailedError,
     InvalidModeError,
-    MmapIoError,
     ResizeFailedError,
     closed_error,
     os_error,
     type_error,
 )
-from ._files import File, create_file, open_file, open_or_create_file
+from ._files import File, create_file, mapping_error, open_file, open_or_create_file
 from ._policy import FlushPolicy
 from ._reader import MmapReader
 from ._region import Region
@@ -103,7 +102,7 @@ class Mapping(Region):
                 _lifetime.note_mapped(self._fileno, mm)
         except OSError as error:
             file.close()
-            raise os_error(MmapIoError, error, path) from None
+            raise mapping_error(error, path, created) from None
         except BaseException:
             file.close()
             raise
@@ -127,11 +126,12 @@ class Mapping(Region):
         Args:
             path: The file to create.
             size: Its size in bytes, at least 1.
-            **options: `flush_policy=`, `touch_hint=`, `huge_pages=`, `sparse=`.
+            **options: `flush_policy=`, `touch_hint=`, `huge_pages=`, `sparse=` (holes).
 
         Raises:
-            ResizeFailedError: `size` is zero, negative or larger than can be mapped;
-                no file is created or truncated.
+            ResizeFailedError: `size` is zero, negative, larger than can be mapped, or
+                more than the disk or quota holds (also the OSError); no file is
+                created or truncated, and a file it made is removed.
             TypeError: A wrong argument type; no file is created or truncated.
             MmapIoError: The file cannot be created (also the matching OSError), or
                 this process maps it (also a BufferError): truncating it would crash
@@ -143,7 +143,7 @@ class Mapping(Region):
         fspath = check_path(path)
         n = check_size(size, _os.MAX_MAP_SIZE)
         _check_options(**options)
-        file, created = create_file(path, fspath, n)
+        file, created = create_file(path, fspath, n, options.get("sparse", False))
         return cls(file, MmapMode.READ_WRITE, path, created=created, **options)
 
     @classmethod
@@ -209,7 +209,7 @@ class Mapping(Region):
         except ResizeFailedError:
             size = None  # only an error if this call is the one that creates the file
         _check_options(**options)
-        file, created = open_or_create_file(path, fspath, size)
+        file, created = open_or_create_file(path, fspath, size, options.get("sparse", False))
         return cls(file, MmapMode.READ_WRITE, path, created=created, **options)
 
     @classmethod

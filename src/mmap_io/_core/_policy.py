@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from typing import ClassVar, Final, final
 
 from ._args import as_index
-from ._errors import value_error
+from ._errors import overflow_error, value_error
 
 # Pending-byte threshold that never trips (the hot path compares against it).
 NEVER_TRIPS: Final = 1 << 62
+# The longest interval every_millis accepts: the sync flusher waits on a threading.Event,
+# and threading refuses a timeout beyond TIMEOUT_MAX seconds with OverflowError (about
+# 292 years on Linux). Refused when the policy is made, not when its thread starts.
+MAX_MILLIS: Final = int(threading.TIMEOUT_MAX * 1000)
+_KINDS = ("never", "manual", "always", "every_bytes", "every_writes", "every_millis")
 
 
 @final
@@ -34,8 +40,15 @@ class FlushPolicy:
     __slots__ = ("_kind", "_value")
 
     def __init__(self, kind: str, value: int = 0) -> None:
-        if kind not in ("never", "manual", "always", "every_bytes", "every_writes", "every_millis"):
+        if kind not in _KINDS:
             raise value_error(f"unknown flush policy kind {kind!r}")
+        value = _count(value, "value")
+        if value and kind in ("never", "manual", "always"):
+            raise value_error(f"FlushPolicy.{kind.upper()} takes no number, got {value}")
+        if kind == "every_millis" and value > MAX_MILLIS:
+            raise overflow_error(
+                f"every_millis({value}) is longer than a timer can wait ({MAX_MILLIS} ms)"
+            )
         self._kind = kind
         self._value = value
 
@@ -47,7 +60,7 @@ class FlushPolicy:
             TypeError: `n` is not an int.
             ValueError: `n` is negative.
         """
-        return cls("every_bytes", _count(n))
+        return cls("every_bytes", _count(n, "n"))
 
     @classmethod
     def every_writes(cls, n: int) -> FlushPolicy:
@@ -57,7 +70,7 @@ class FlushPolicy:
             TypeError: `n` is not an int.
             ValueError: `n` is negative.
         """
-        return cls("every_writes", _count(n))
+        return cls("every_writes", _count(n, "n"))
 
     @classmethod
     def every_millis(cls, ms: int) -> FlushPolicy:
@@ -66,8 +79,10 @@ class FlushPolicy:
         Raises:
             TypeError: `ms` is not an int.
             ValueError: `ms` is negative.
+            OverflowError: `ms` is longer than a timer can wait (`MAX_MILLIS`, from
+                `threading.TIMEOUT_MAX`); all three are also MmapIoError.
         """
-        return cls("every_millis", _count(ms))
+        return cls("every_millis", _count(ms, "ms"))
 
     @property
     def kind(self) -> str:
@@ -114,8 +129,8 @@ class FlushPolicy:
         return f"FlushPolicy.{self._kind}({self._value})"
 
 
-def _count(n: object) -> int:
-    value = as_index(n, "n")
+def _count(n: object, name: str) -> int:
+    value = as_index(n, name)
     if value < 0:
         raise value_error(f"a flush policy count must not be negative, got {value}")
     return value

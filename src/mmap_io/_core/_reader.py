@@ -6,7 +6,7 @@ import io
 import os
 from typing import Any, final
 
-from ._args import as_index
+from ._args import as_index, writable_byte_view
 from ._errors import value_error
 from ._region import Region
 
@@ -18,6 +18,9 @@ class MmapReader(io.BufferedIOBase):
     Each reader has its own position. Reads copy bytes out, so a reader never pins
     the mapping: it may be resized or closed while readers exist (reads then see the
     new length, or raise once it is closed). Closing the reader leaves the mapping open.
+    A refused call (a wrong type, a read-only buffer, a closed mapping) leaves the
+    position where it was. Sizes follow `io.BytesIO`: None or a negative size reads to
+    the end; a float (NaN included) or a bool raises TypeError.
 
     Example:
         >>> import json
@@ -43,6 +46,7 @@ class MmapReader(io.BufferedIOBase):
         """Move the cursor; past the end is allowed (reads then return b"")."""
         self._check()
         offset = as_index(offset, "offset")
+        whence = as_index(whence, "whence")
         if whence == os.SEEK_SET:
             target = offset
         elif whence == os.SEEK_CUR:
@@ -57,10 +61,7 @@ class MmapReader(io.BufferedIOBase):
         return target
 
     def read(self, size: int | None = -1) -> bytes:
-        self._check()
-        end = len(self._region)
-        start = min(self._pos, end)
-        stop = end if size is None or size < 0 else min(end, start + size)
+        start, stop = self._span(size)
         data = self._region.read_bytes(start, stop - start)
         self._pos = max(self._pos, stop)
         return data
@@ -68,20 +69,31 @@ class MmapReader(io.BufferedIOBase):
     read1 = read
 
     def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        data = self.read(view.nbytes)
-        view[: len(data)] = data
-        return len(data)
+        """Fill `buffer` from the position; returns the count (0 at the end).
+
+        Raises:
+            TypeError: `buffer` is not a writable buffer; nothing is read.
+        """
+        view = writable_byte_view(buffer)  # refused before the position moves
+        start, stop = self._span(view.nbytes)
+        self._region.read_into(start, view[: stop - start])
+        self._pos = max(self._pos, stop)
+        return stop - start
 
     readinto1 = readinto
 
     def readline(self, size: int | None = -1) -> bytes:
+        start, stop = self._span(size)
+        newline = self._region._mm.find(b"\n", start, stop)  # _span's len() proved it open
+        return self.read((newline + 1 if newline >= 0 else stop) - start)
+
+    def _span(self, size: object) -> tuple[int, int]:
+        """The [start, stop) a read of `size` covers from the position (checks first)."""
         self._check()
+        n = -1 if size is None else as_index(size, "size")
         end = len(self._region)
         start = min(self._pos, end)
-        stop = end if size is None or size < 0 else min(end, start + size)
-        newline = self._region._mm.find(b"\n", start, stop)  # len() above proved it open
-        return self.read((newline + 1 if newline >= 0 else stop) - start)
+        return start, end if n < 0 else min(end, start + n)
 
     def _check(self) -> None:
         if self.closed:

@@ -47,10 +47,18 @@ def resize_now(mapping: Mapping, new_size: object) -> None:
 
 
 def _grow(mapping: Mapping, old: int, n: int) -> None:
+    """Reserve the new blocks (unless sparse), then grow in place or map anew beside views.
+
+    A full disk or quota fails the reservation, before anything changed but the file's
+    size, which is put back.
+    """
     fileno = mapping._fileno
     try:
+        if not mapping._sparse:
+            _os.allocate(fileno, old, n - old)  # False: the file system cannot; holes
         os.ftruncate(fileno, n)
     except OSError as error:
+        _put_back(fileno, old)
         raise os_error(ResizeFailedError, error, mapping._path) from None
     mapping._detach()
     try:
@@ -103,6 +111,12 @@ def _attach(mapping: Mapping, mm: mmap.mmap) -> None:
         with _lifetime.files_lock:
             _lifetime.note_mapped(mapping._fileno, mm)
     mapping._attach(mm)
+
+
+def _put_back(fileno: int, size: int) -> None:
+    """Restore a file's size after a failed growth (fallocate may have grown it partly)."""
+    if os.fstat(fileno).st_size != size:
+        os.ftruncate(fileno, size)
 
 
 def _restore(mapping: Mapping, old: int) -> None:

@@ -83,14 +83,17 @@ async def open_or_create(path: StrPath, default_size: int, **options: Any) -> As
     return await run_blocking_async(partial(_built.open_or_create, path, default_size, **options))
 
 
-async def create_mmap_async(path: StrPath, size: int) -> AsyncFileOps:
+async def create_mmap_async(path: StrPath, size: int, *, sparse: bool = False) -> AsyncFileOps:
     """Create (or truncate) a file of `size` zero bytes and map it read-write.
 
+    Its blocks are reserved unless `sparse` (see `MemoryMappedFile.create_rw`).
+
     Raises:
-        ResizeFailedError: `size` is zero, negative or too large; no file is touched.
+        ResizeFailedError: `size` is zero, negative or too large (no file is touched),
+            or the disk or quota is full (also the OSError; a new file is removed).
         MmapIoError: The file cannot be created (also the matching OSError).
     """
-    return await create_rw(path, size)
+    return await create_rw(path, size, sparse=sparse)
 
 
 async def load_mmap_async(path: StrPath, mode: MmapMode) -> AsyncFileOps:

@@ -84,14 +84,17 @@ def open_or_create(path: StrPath, default_size: int, **options: Any) -> FileOps:
     return run_blocking(partial(_built.open_or_create, path, default_size, **options))
 
 
-def create_mmap(path: StrPath, size: int) -> FileOps:
+def create_mmap(path: StrPath, size: int, *, sparse: bool = False) -> FileOps:
     """Create (or truncate) a file of `size` zero bytes and map it read-write.
 
+    Its blocks are reserved unless `sparse` (see `MemoryMappedFile.create_rw`).
+
     Raises:
-        ResizeFailedError: `size` is zero, negative or too large; no file is touched.
+        ResizeFailedError: `size` is zero, negative or too large (no file is touched),
+            or the disk or quota is full (also the OSError; a new file is removed).
         MmapIoError: The file cannot be created (also the matching OSError).
     """
-    return create_rw(path, size)
+    return create_rw(path, size, sparse=sparse)
 
 
 def load_mmap(path: StrPath, mode: MmapMode) -> FileOps:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import smaps_field, write_cold
+from conftest import mounted, smaps_field, write_cold
 from mmap_io import MemoryMappedFile, MmapAdvice
 from mmap_io._core import _os, _paging
 from mmap_io._core._address import buffer_address
@@ -170,3 +170,28 @@ def test_a_hugetlb_request_the_pool_cannot_serve_falls_back(
     mm[size - 1] = 7
     assert len(mm) == size and mm[size - 1] == 7
     mm.close()
+
+
+def test_allocate_reserves_blocks_grows_the_file_and_keeps_its_bytes(small_fs: Path) -> None:
+    path = small_fs / "data.bin"
+    path.write_bytes(b"head")
+    with open(path, "r+b") as file:
+        assert _os.allocate(file.fileno(), 0, 256 * 1024) is True
+        assert _os.allocate(file.fileno(), 4096, 0) is True  # nothing to do
+    info = os.stat(path)
+    assert info.st_size == 256 * 1024 and info.st_blocks * 512 == 256 * 1024
+    assert path.read_bytes() == b"head" + bytes(256 * 1024 - 4)
+
+
+def test_allocate_past_the_free_space_raises_the_os_error(small_fs: Path) -> None:
+    path = small_fs / "data.bin"
+    with open(path, "wb") as file:
+        with pytest.raises(OSError) as info:
+            _os.allocate(file.fileno(), 0, 2 << 20)  # a 1 MiB tmpfs
+        assert info.value.errno == errno.ENOSPC and type(info.value) is OSError
+
+
+def test_allocate_says_false_where_the_file_system_cannot(tmp_path: Path) -> None:
+    with mounted(tmp_path / "ramfs", "ramfs") as where, open(where / "f", "wb") as file:
+        assert _os.allocate(file.fileno(), 0, 4096) is False
+        assert os.fstat(file.fileno()).st_size == 0  # and nothing was done

@@ -35,6 +35,7 @@ read_nowait = _platform.read_nowait
 lock_pages = _platform.lock_pages
 unlock_pages = _platform.unlock_pages
 advise_hugepages = _platform.advise_hugepages
+allocate = _platform.allocate
 hugepage_backed = _platform.hugepage_backed
 
 __all__ = (
@@ -42,6 +43,7 @@ __all__ = (
     "PLATFORM",
     "advise",
     "advise_hugepages",
+    "allocate",
     "evict_file",
     "hugepage_backed",
     "lock_pages",

@@ -14,6 +14,10 @@ from ._common import map_anonymous as map_anonymous
 from ._common import map_file as map_file
 from ._common import remap
 from ._stub import advise_hugepages as advise_hugepages
+
+# No fallocate: macOS has fcntl(F_PREALLOCATE), which reserves space without growing
+# the file and is not wired up yet, so files grow with holes (see _stub.allocate).
+from ._stub import allocate as allocate
 from ._stub import hugepage_backed as hugepage_backed
 
 assert sys.platform == "darwin"

@@ -1,4 +1,4 @@
-"""Linux: stdlib mmap plus libc msync, madvise, mincore and posix_fadvise."""
+"""Linux: stdlib mmap plus libc msync, madvise, mincore, posix_fadvise and fallocate."""
 
 from __future__ import annotations
 
@@ -100,6 +100,46 @@ def _read_int(path: str) -> int:
             return int(file.read())
     except (OSError, ValueError):
         return 0
+
+
+# fallocate(2) with a 64-bit off_t whatever the build: fallocate64 where glibc has it
+# (fallocate takes a 32-bit off_t on 32-bit builds); musl's fallocate is 64-bit already.
+# ctypes releases the GIL around the call: allocation may take long (tmpfs clears every
+# page it reserves), and other threads keep running meanwhile.
+_fallocate = getattr(_posix.libc, "fallocate64", None) or _posix.libc.fallocate
+_fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+_fallocate.restype = ctypes.c_int
+# fallocate(2): the file system has no such operation (EOPNOTSUPP: some FUSE and network
+# file systems, for instance), or the kernel has none (ENOSYS, or a seccomp filter that
+# answers so). The caller then extends the file with holes instead.
+_CANNOT_ALLOCATE = frozenset((errno.EOPNOTSUPP, errno.ENOSYS))
+
+
+def allocate(fileno: int, offset: int, length: int) -> bool:
+    """Reserve disk blocks for [offset, offset + length) of an open file (fallocate(2), mode 0).
+
+    The file grows to cover the range when it is shorter; bytes already there are
+    kept, and the new ones read as zeros. Once this returns True, writing those pages
+    through a mapping cannot fail for want of space (no SIGBUS on a full disk).
+
+    Returns:
+        True when the blocks are reserved, False when the file system cannot allocate
+        (EOPNOTSUPP): nothing was done and the caller falls back to holes (ftruncate).
+
+    Raises:
+        OSError: ENOSPC (disk full), EDQUOT (quota), EFBIG (past the largest file the
+            file system holds) and the like. Part of the range may then be allocated and
+            the size partly extended (ext4 allocates in steps): the caller puts it back.
+    """
+    if length <= 0:
+        return True
+    while _fallocate(fileno, 0, offset, length) != 0:
+        code = ctypes.get_errno()
+        if code in _CANNOT_ALLOCATE:
+            return False
+        if code != errno.EINTR:  # a signal arrived mid-call: allocating again is harmless
+            raise OSError(code, os.strerror(code))
+    return True
 
 
 def resize(mm: mmap.mmap, fileno: int, new_size: int, mode: MmapMode) -> mmap.mmap:

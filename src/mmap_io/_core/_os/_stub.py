@@ -14,6 +14,7 @@ __all__ = (
     "PLATFORM",
     "advise",
     "advise_hugepages",
+    "allocate",
     "evict_file",
     "hugepage_backed",
     "lock_pages",
@@ -32,6 +33,15 @@ __all__ = (
     "unlock_pages",
     "will_need_many",
 )
+
+
+def allocate(fileno: int, offset: int, length: int) -> bool:
+    """No way to reserve blocks here: False, so the caller extends the file with holes.
+
+    A write into a hole can then still fail for want of space when the page is written
+    back (SIGBUS on a full disk); only the Linux module reserves blocks.
+    """
+    return False
 
 
 def resize(mm: mmap.mmap, fileno: int, new_size: int, mode: MmapMode) -> mmap.mmap:

@@ -14,9 +14,11 @@ from ._common import map_file as map_file
 # mapped file cannot be truncated on Windows), no advice or residency queries, no
 # directory handle to flush (NTFS journals directory entries itself), no page locking
 # (VirtualLock is per process and capped by the working set; not wired up) and no
-# huge-page hint (large pages need SeLockMemoryPrivilege).
+# huge-page hint (large pages need SeLockMemoryPrivilege), and no block reservation
+# (SetFileValidData needs SeManageVolumePrivilege): files grow as NTFS extends them.
 from ._stub import advise as advise
 from ._stub import advise_hugepages as advise_hugepages
+from ._stub import allocate as allocate
 from ._stub import evict_file as evict_file
 from ._stub import hugepage_backed as hugepage_backed
 from ._stub import lock_pages as lock_pages
