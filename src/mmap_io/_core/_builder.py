@@ -125,3 +125,20 @@ def _checked(value: Any, kind: type, name: str) -> Any:
 
 
 MmapBuilder.__module__ = "mmap_io"
+
+
+def check_options(
+    flush_policy: object = FlushPolicy.NEVER,
+    touch_hint: object = TouchHint.NEVER,
+    huge_pages: object = False,
+    sparse: object = False,
+) -> None:
+    """Type-check the keyword options before any file is touched."""
+    if not isinstance(flush_policy, FlushPolicy):
+        raise type_error(f"flush_policy must be a FlushPolicy, not {type(flush_policy).__name__}")
+    if not isinstance(touch_hint, TouchHint):
+        raise type_error(f"touch_hint must be a TouchHint, not {type(touch_hint).__name__}")
+    if not isinstance(huge_pages, bool):
+        raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
+    if not isinstance(sparse, bool):
+        raise type_error(f"sparse must be a bool, not {type(sparse).__name__}")

@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import mmap
 import os
 import stat
 import time
 from typing import Any
 
 from . import _lifetime, _os
+from ._args import check_size
+from ._enums import MmapMode
 from ._errors import MmapIoError, ResizeFailedError, map_error, os_error
 
 # How long open_or_create waits for a racing creator to give a new file its size.
@@ -96,6 +99,31 @@ def open_or_create_file(
     while os.fstat(file.fileno()).st_size == 0 and time.monotonic() < deadline:
         time.sleep(0.001)
     return file, False
+
+
+def map_whole_file(file: File, mode: MmapMode, path: Any, created: bool) -> mmap.mmap:
+    """Map all of an open file, remembered as mapped by this process; on failure the
+    file is closed (and removed, if the call made it).
+
+    Raises:
+        ResizeFailedError: The file is empty, or its size cannot be mapped.
+        MmapIoError: The OS refused the mapping (also the matching OSError).
+    """
+    try:
+        with _lifetime.files_lock:
+            size = os.fstat(file.fileno()).st_size
+            if size == 0:
+                raise ResizeFailedError(f"cannot map an empty file: {path!r}")
+            check_size(size, _os.MAX_MAP_SIZE, "file size")
+            mm = _os.map_file(file.fileno(), size, mode)
+            _lifetime.note_mapped(file.fileno(), mm)
+            return mm
+    except OSError as error:
+        file.close()
+        raise mapping_error(error, path, created) from None
+    except BaseException:
+        file.close()
+        raise
 
 
 def mapping_error(error: OSError, path: Any, created: bool) -> MmapIoError:

@@ -11,10 +11,10 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
-from . import _flush, _lifetime, _os, _paging
+from . import _flush, _os, _paging
 from ._args import StrPath, as_index, check_path, check_range, check_size
-from ._builder import MmapBuilder
-from ._enums import MmapAdvice, MmapMode, TouchHint
+from ._builder import MmapBuilder, check_options
+from ._enums import MmapMode, TouchHint
 from ._errors import (
     AdviceFailedError,
     FlushFailedError,
@@ -24,7 +24,7 @@ from ._errors import (
     os_error,
     type_error,
 )
-from ._files import File, create_file, mapping_error, open_file, open_or_create_file
+from ._files import File, create_file, map_whole_file, open_file, open_or_create_file
 from ._policy import FlushPolicy
 from ._reader import MmapReader
 from ._region import Region
@@ -80,7 +80,7 @@ class Mapping(Region):
         created: bool = False,
     ) -> None:
         """Map an open file. Use the classmethods; this one takes ownership of `file`."""
-        _check_options(flush_policy, touch_hint, huge_pages, sparse)
+        check_options(flush_policy, touch_hint, huge_pages, sparse)
         self._file = file
         self._fileno: int = file.fileno()
         self._mode = mode
@@ -92,20 +92,7 @@ class Mapping(Region):
         self._flushes = Rounds()
         self._helpers: dict[object, Helper] = {}  # stopped at close
         self._probe: Any = None  # how async reads learn residency (_residency.py)
-        try:
-            with _lifetime.files_lock:
-                size = os.fstat(self._fileno).st_size
-                if size == 0:
-                    raise ResizeFailedError(f"cannot map an empty file: {path!r}")
-                check_size(size, _os.MAX_MAP_SIZE, "file size")
-                mm = _os.map_file(self._fileno, size, mode)
-                _lifetime.note_mapped(self._fileno, mm)
-        except OSError as error:
-            file.close()
-            raise mapping_error(error, path, created) from None
-        except BaseException:
-            file.close()
-            raise
+        mm = map_whole_file(file, mode, path, created)
         super().__init__(mm)
         self._path = path
         if huge_pages:
@@ -113,7 +100,7 @@ class Mapping(Region):
         if mode is MmapMode.READ_WRITE:
             self._threshold = flush_policy.byte_threshold
         if touch_hint is TouchHint.EAGER:
-            _paging.touch(self, 0, size)
+            _paging.touch(self, 0, len(mm))
         if mode is MmapMode.READ_WRITE and flush_policy.interval:
             self._helpers[FlushTimer] = FlushTimer(self, flush_policy.interval)
 
@@ -142,7 +129,7 @@ class Mapping(Region):
         """
         fspath = check_path(path)
         n = check_size(size, _os.MAX_MAP_SIZE)
-        _check_options(**options)
+        check_options(**options)
         file, created = create_file(path, fspath, n, options.get("sparse", False))
         return cls(file, MmapMode.READ_WRITE, path, created=created, **options)
 
@@ -186,7 +173,7 @@ class Mapping(Region):
     @classmethod
     def _open(cls, path: StrPath, mode: MmapMode, options: dict[str, Any]) -> Self:
         fspath = check_path(path)
-        _check_options(**options)
+        check_options(**options)
         file = open_file(path, fspath, writable=mode is MmapMode.READ_WRITE)
         return cls(file, mode, path, **options)
 
@@ -208,7 +195,7 @@ class Mapping(Region):
             size: int | None = check_size(default_size, _os.MAX_MAP_SIZE, "default_size")
         except ResizeFailedError:
             size = None  # only an error if this call is the one that creates the file
-        _check_options(**options)
+        check_options(**options)
         file, created = open_or_create_file(path, fspath, size, options.get("sparse", False))
         return cls(file, MmapMode.READ_WRITE, path, created=created, **options)
 
@@ -244,7 +231,7 @@ class Mapping(Region):
             raise type_error(f"file must be an open file object, not {type(file).__name__}")
         if path is not None:
             check_path(path)
-        _check_options(**options)
+        check_options(**options)
         return cls(file, mode, path, **options)
 
     # -- introspection -------------------------------------------------------------
@@ -317,20 +304,7 @@ class Mapping(Region):
         self._check_open()
         return self._fileno
 
-    def advise(self, offset: int, length: int, advice: MmapAdvice) -> None:
-        """Tell the kernel how a range will be used (madvise); a hint, never a promise.
-
-        The range is widened to whole pages. `DONT_NEED` on a copy-on-write mapping
-        throws away its private changes in that range, as madvise(2) does.
-
-        Raises:
-            OutOfBoundsError: The range passes the end of the mapping.
-            TypeError: `advice` is not an MmapAdvice, or a number is not an int.
-            AdviceFailedError: The kernel refused the advice.
-        """
-        if not isinstance(advice, MmapAdvice):
-            raise type_error(f"advice must be an MmapAdvice, not {type(advice).__name__}")
-        _paging.advise(self, offset, length, advice)
+    advise = _paging.advise
 
     def watch(
         self,
@@ -341,26 +315,18 @@ class Mapping(Region):
     ) -> WatchHandle:
         """Call `callback(event)` on a background thread for each change to the file.
 
-        Reported: writes through other file handles or processes, truncation and
-        growth (with the region), attribute changes, and the file being deleted,
-        renamed away or replaced by another file (REMOVED, the last event). Events
-        arrive within about 5-10 ms of the change; changes close together may arrive
-        as one. The watch runs until `stop()`, the end of a `with` block, the file's
-        removal or `close()` of the mapping; dropping the handle does not stop it.
-
-        The OS does not report writes made through a mapping, this one or another.
-        To see those (or to watch a file system without change notifications), poll:
-        every `poll_interval` seconds the file's size and timestamps are checked and,
-        with `poll_range=(offset, length)`, those bytes are compared, which suits an
-        in-band sequence counter that writers bump. Polled bytes are read with pread,
-        never through the mapping, so a shrunk file cannot cause a SIGBUS here;
-        polling reports this mapping's own writes too.
+        Reported: writes through other handles or processes, truncation and growth
+        (with the region), attribute changes, and the path no longer leading to the
+        file (REMOVED, the last event); about 5-10 ms after the change. Writes through
+        a mapping are never reported by the OS: poll for those with `poll_interval`
+        seconds and `poll_range=(offset, length)`, compared with pread (never through
+        the mapping). The watch runs until `stop()`, the end of a `with` block, REMOVED,
+        or close; see the README's Watch section.
 
         Args:
             callback: Called with a ChangeEvent; an exception it raises is shown via
                 threading.excepthook and the watch goes on.
-            poll_interval: Seconds between polls, or None to rely on the OS alone;
-                intervals below the 5 ms step of the OS watch act as 5 ms.
+            poll_interval: Seconds between polls, or None to rely on the OS alone.
             poll_range: The bytes to compare at each poll (needs poll_interval).
 
         Returns:
@@ -368,18 +334,10 @@ class Mapping(Region):
 
         Raises:
             WatchFailedError: watchfiles is missing (`pip install 'mmap-io[watch]'`),
-                the mapping has no path (from_file without path=), the path no longer
-                leads to the mapped file (also FileNotFoundError), or the OS refused a
-                watch (inotify limits, for one).
+                the mapping has no path, the path no longer leads to the mapped file
+                (also FileNotFoundError), or the OS refused a watch.
             TypeError: `callback` is not callable, or a poll option has a wrong type.
             OutOfBoundsError: `poll_range` does not fit the mapping.
-
-        Example:
-            >>> def on_change(event: ChangeEvent) -> None:
-            ...     if event.mapping_exceeds_file:  # shrunk: never touch past file_size
-            ...         print("file cut to", event.file_size)
-            >>> with mm.watch(on_change):
-            ...     run_for_a_while()
         """
         from ._watch import FileWatch, WatchHandle  # on first use: most users never watch
 
@@ -483,20 +441,3 @@ class Mapping(Region):
     def close(self) -> None:
         """Close the mapping; see `_close_now`."""
         self._close_now()
-
-
-def _check_options(
-    flush_policy: object = FlushPolicy.NEVER,
-    touch_hint: object = TouchHint.NEVER,
-    huge_pages: object = False,
-    sparse: object = False,
-) -> None:
-    """Type-check the keyword options before any file is touched."""
-    if not isinstance(flush_policy, FlushPolicy):
-        raise type_error(f"flush_policy must be a FlushPolicy, not {type(flush_policy).__name__}")
-    if not isinstance(touch_hint, TouchHint):
-        raise type_error(f"touch_hint must be a TouchHint, not {type(touch_hint).__name__}")
-    if not isinstance(huge_pages, bool):
-        raise type_error(f"huge_pages must be a bool, not {type(huge_pages).__name__}")
-    if not isinstance(sparse, bool):
-        raise type_error(f"sparse must be a bool, not {type(sparse).__name__}")

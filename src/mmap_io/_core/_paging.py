@@ -24,6 +24,7 @@ from ._errors import (
     MmapIoError,
     UnlockFailedError,
     os_error,
+    type_error,
 )
 from ._memory import Pin
 from ._region import Region
@@ -110,8 +111,19 @@ def _spans(pin: Pin, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [page_span(off, n) for off, n in ranges if off + n <= pin.size]
 
 
-def advise(region: Region, offset: object, length: object, advice: MmapAdvice) -> None:
-    """madvise a range, widened to whole pages."""
+def advise(region: Region, offset: int, length: int, advice: MmapAdvice) -> None:
+    """Tell the kernel how a range will be used (madvise); a hint, never a promise.
+
+    The range is widened to whole pages. `DONT_NEED` on a copy-on-write mapping
+    throws away its private changes in that range, as madvise(2) does.
+
+    Raises:
+        OutOfBoundsError: The range passes the end of the mapping.
+        TypeError: `advice` is not an MmapAdvice, or a number is not an int.
+        AdviceFailedError: The kernel refused the advice.
+    """
+    if not isinstance(advice, MmapAdvice):
+        raise type_error(f"advice must be an MmapAdvice, not {type(advice).__name__}")
     with region._pinned() as pin:
         pages = _pages(pin, offset, length)
         if pages is None:
