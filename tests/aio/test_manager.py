@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,16 @@ async def test_manager_functions(path: Path, tmp_path: Path) -> None:
         await aio.load_mmap_async(path, "r")  # type: ignore[arg-type]
     with pytest.raises(ResizeFailedError):
         await aio.create_mmap_async(path, -1)
+
+
+async def test_copying_a_file_onto_itself_is_refused_and_loses_nothing(
+    path: Path, tmp_path: Path
+) -> None:
+    path.write_bytes(b"precious" * 512)
+    alias = tmp_path / "alias.bin"
+    alias.hardlink_to(path)  # the same file under another name
+    for target in (path, alias):
+        with pytest.raises(shutil.SameFileError) as info:
+            await aio.copy_mmap_async(path, target)
+        assert isinstance(info.value, MmapIoError)
+        assert path.read_bytes() == b"precious" * 512

@@ -289,15 +289,19 @@ def copy_file(source: str | bytes, target: str | bytes, src: Any, dst: Any) -> N
 
     The target is opened without truncating, checked, and only then cut to zero:
     truncating a file whose pages are mapped here would crash the process on the
-    next touch of those pages (SIGBUS).
+    next touch of those pages (SIGBUS), and truncating the source itself (the same
+    file under two names) would lose it, so that is refused too (SameFileError, as
+    shutil.copyfile does).
     """
+    import shutil  # on first use: it is slow to import and rarely needed
+
     try:
         with File(source, "r") as reader, File(target, "a", opener=_open_regular) as writer:
+            if os.path.samestat(os.fstat(reader.fileno()), os.fstat(writer.fileno())):
+                raise shutil.SameFileError(f"{src!r} and {dst!r} are the same file")
             with _lifetime.files_lock:
                 _lifetime.refuse_if_mapped(writer.fileno(), f"cannot copy onto {dst!r}")
                 os.ftruncate(writer.fileno(), 0)
-            import shutil  # on first use: it is slow to import and rarely needed
-
             shutil.copyfileobj(reader, writer, 1 << 20)
     except OSError as error:
         shown = dst if error.filename in (target, os.fsdecode(target)) else src
