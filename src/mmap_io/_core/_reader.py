@@ -7,7 +7,7 @@ import os
 from typing import Any, final
 
 from ._args import as_index, writable_byte_view
-from ._errors import value_error
+from ._errors import closed_error, value_error
 from ._region import Region
 
 
@@ -84,7 +84,10 @@ class MmapReader(io.BufferedIOBase):
 
     def readline(self, size: int | None = -1) -> bytes:
         start, stop = self._span(size)
-        newline = self._region._mm.find(b"\n", start, stop)  # _span's len() proved it open
+        try:
+            newline = self._region._mm.find(b"\n", start, stop)
+        except ValueError:  # closed since _span looked: the stand-in mmap refuses find
+            raise closed_error() from None
         return self.read((newline + 1 if newline >= 0 else stop) - start)
 
     def _span(self, size: object) -> tuple[int, int]:
