@@ -53,7 +53,8 @@ class AnonymousMmap(Region):
             self._advise_huge_pages()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._mm)} bytes"
+        mm = self._mm  # read once: a close meanwhile swaps in a closed stand-in
+        state = "closed" if self._closed or mm.closed else f"{len(mm)} bytes"
         return f"<AnonymousMmap {state}>"
 
 

@@ -346,7 +346,8 @@ class Mapping(Region):
         return WatchHandle(FileWatch(self, poll_interval, poll_range), callback)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{len(self._mm)} bytes"
+        mm = self._mm  # read once: a close meanwhile swaps in a closed stand-in
+        state = "closed" if self._closed or mm.closed else f"{len(mm)} bytes"
         return f"<MemoryMappedFile {self._mode.value} {os.fsdecode(self._path or '?')!r} {state}>"
 
     # -- helpers -------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, final
 
 from ._args import byte_view, check_range
-from ._errors import OutOfBoundsError, type_error
+from ._errors import MmapIoError, OutOfBoundsError, type_error
 from ._region import Buffer, Region
 
 
@@ -37,8 +37,10 @@ class _Window:
 
     def is_valid(self) -> bool:
         """True while the parent is open and still long enough to hold the whole segment."""
-        parent = self._parent
-        return not parent.closed and self._offset + self._length <= len(parent)
+        try:
+            return self._offset + self._length <= len(self._parent)
+        except MmapIoError:  # closed
+            return False
 
     def as_slice(self) -> memoryview:
         """A read-only view of the segment.
