@@ -117,4 +117,5 @@ def fsync_now(host: Host) -> None:
             parent = os.path.dirname(os.path.abspath(os.fspath(host._path)))
             _os.sync_directory(parent)
     except OSError as error:
+        host._check_open()  # closed meanwhile: the descriptor went with it (EBADF)
         raise os_error(FlushFailedError, error, host._path) from None

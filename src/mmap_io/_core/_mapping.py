@@ -393,6 +393,7 @@ class Mapping(Region):
         try:
             _os.prefetch_file(self._fileno, off, n)
         except OSError as error:
+            self._check_open()  # closed meanwhile: the descriptor went with it (EBADF)
             raise os_error(AdviceFailedError, error, self._path) from None
 
     def _check_atomic_mode(self) -> None:
