@@ -68,6 +68,87 @@ def wait_for_threads_to_end(name: str, timeout: float = 5.0) -> list[threading.T
     return left
 
 
+def at_each_step(
+    make: Callable[[], Any],
+    call: Callable[[Any], object],
+    interrupt: Callable[[Any], object],
+    limit: int = 5000,
+) -> list[tuple[tuple[str, Any], tuple[str, Any]]]:
+    """Run `call(mm)` once for each step it takes inside mmap_io, on a fresh
+    `mm = make()` each time, with `interrupt(mm)` (a close, a shrink) run by another
+    thread at that step: every point where a concurrent call can land, tried in turn,
+    deterministically.
+
+    A step is a call, line or return event of a frame in mmap_io's own files
+    (sys.settrace, this thread only). At the chosen step the calling thread starts the
+    interrupt and waits for it, or, if the interrupt waits for a lock the call holds,
+    goes on and lets it finish once the call lets go: both are orders two threads can
+    produce. Returns, per step, what the call and the interrupt each gave:
+    ("ok", result) or ("raised", exception). It stops at the first run that ends
+    before its step came; each mapping is closed after its run.
+    """
+    import mmap_io
+
+    root = os.path.dirname(os.path.abspath(mmap_io.__file__)) + os.sep
+    runs: list[tuple[tuple[str, Any], tuple[str, Any]]] = []
+    for step in range(limit):
+        mm = make()
+        run = _run_with_interrupt(root, step, mm, call, interrupt)
+        mm.close()
+        if run is None:  # the call ended before its step came
+            return runs
+        runs.append(run)
+    raise AssertionError(f"the call took more than {limit} steps")
+
+
+def _outcome(fn: Callable[[Any], object], mm: Any) -> tuple[str, Any]:
+    try:
+        return ("ok", fn(mm))
+    except Exception as error:
+        return ("raised", error)
+
+
+def _run_with_interrupt(
+    root: str,
+    step: int,
+    mm: Any,
+    call: Callable[[Any], object],
+    interrupt: Callable[[Any], object],
+) -> tuple[tuple[str, Any], tuple[str, Any]] | None:
+    """One run of at_each_step: `call(mm)` with `interrupt(mm)` started at `step`."""
+    interrupted: list[tuple[str, Any]] = []
+    other = threading.Thread(target=lambda: interrupted.append(_outcome(interrupt, mm)))
+    seen = [0]
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        seen[0] += 1
+        if seen[0] == step + 1:
+            other.start()
+            other.join(0.005)  # not a measurement: time enough for it to land first
+        return local
+
+    def on_call(frame: Any, event: str, arg: Any) -> Any:
+        return local(frame, event, arg) if frame.f_code.co_filename.startswith(root) else None
+
+    previous = sys.gettrace()
+    sys.settrace(on_call)
+    try:
+        outcome = _outcome(call, mm)
+    finally:
+        sys.settrace(previous)
+    if other.ident is None:
+        return None
+    other.join(30)
+    if other.is_alive():
+        raise AssertionError(f"the interrupt hung, landing at step {step} of the call")
+    return outcome, interrupted[0]
+
+
+def close_at_each_step(make: Callable[[], Any], call: Callable[[Any], object]) -> list[Any]:
+    """`at_each_step` with a close as the interrupt; returns the call's outcomes."""
+    return [outcome for outcome, _ in at_each_step(make, call, lambda mm: mm.close())]
+
+
 def dirty_kib(address: int) -> int:
     """Dirty KiB of the mapping at `address`, shared and private."""
     return smaps_field(address, "Shared_Dirty") + smaps_field(address, "Private_Dirty")
