@@ -7,6 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
+from conftest import at_each_step
 from mmap_io import MemoryMappedFile, MmapIoError
 
 
@@ -51,3 +52,33 @@ def test_a_thread_reading_into_a_buffer_never_makes_resize_fail(path: Path) -> N
     assert errors == [] and wrong == []
     assert len(mm) == 1 << 20 and path.stat().st_size == 1 << 20
     mm.close()
+
+
+def test_a_shrink_landing_at_any_step_of_as_slice_mut_waits_for_the_view_and_succeeds(
+    path: Path,
+) -> None:
+    """Every 64 mutable views the mapping settles its list, which takes its lock. A
+    thread must never wait for that lock with a fresh view in hand: a shrink holding
+    the lock would wait for that view and be refused although the caller let it go at
+    once. The call makes the 64th and 65th views, so settling falls inside it."""
+
+    made: list[MemoryMappedFile] = []
+
+    def make() -> MemoryMappedFile:
+        mm = MemoryMappedFile.create_rw(path, 16384)
+        for _ in range(63):
+            mm.as_slice_mut(0, 8).release()
+        made.append(mm)
+        return mm
+
+    def two_views(mm: MemoryMappedFile) -> None:
+        for _ in range(2):
+            mm.as_slice_mut(0, 8).release()
+
+    runs = at_each_step(make, two_views, lambda mm: mm.resize(4096))
+    assert runs
+    for call, shrink in runs:
+        assert call == ("ok", None)
+        assert shrink == ("ok", None)
+    for mm in made[: len(runs)]:
+        assert mm.pending_bytes == 65 * 8  # each released view counted once (read after close)

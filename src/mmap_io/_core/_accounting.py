@@ -36,11 +36,16 @@ class Host(Protocol):
 
 
 def register(host: Host, view: memoryview, length: int) -> None:
-    """Remember a new mutable view; every SETTLE_AT of them, settle and let the policy
-    react (a write happened)."""
-    views = host._mut_views
-    views.append((weakref.ref(view), length))
-    if len(views) >= SETTLE_AT:
+    """Remember a new mutable view (made after `settle_due`)."""
+    host._mut_views.append((weakref.ref(view), length))
+
+
+def settle_due(host: Host) -> None:
+    """Every SETTLE_AT registered views, settle them and let the policy react (a write
+    happened). Called before a new view is cut, never while the caller holds one:
+    waiting for the state lock with a fresh view in hand would make a shrink under
+    way, which holds that lock, wait for the view, and give up."""
+    if len(host._mut_views) >= SETTLE_AT:
         with host._state:
             settle(host)
         host._maybe_flush()

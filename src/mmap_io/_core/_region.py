@@ -32,6 +32,7 @@ from ._policy import NEVER_TRIPS
 # copies beat building a memoryview of the destination); larger reads copy once.
 _SMALL_READ = 4096
 _PACKERS: dict[int, Callable[[Any, int, bytes], None]] = {}
+_SETTLE_AT = _accounting.SETTLE_AT  # mutable views between settles
 # Stands in for the mmap once the region is closed: every use of it raises, which
 # sends the hot paths to their slow paths, which report the closed error.
 _CLOSED = mmap.mmap(-1, 1)
@@ -359,6 +360,8 @@ class Region:
             >>> with mm.as_slice_mut(0, 5) as view:
             ...     view[:] = b"HELLO"
         """
+        if len(self._mut_views) >= _SETTLE_AT:
+            _accounting.settle_due(self)
         rw = self._rw
         if (
             rw is not None
@@ -395,13 +398,9 @@ class Region:
 
     # -- write accounting (views and atomics: see _accounting.py) ------------------
 
-    def _settle_views(self) -> None:
-        """Count views released or written since the last settle (state lock held)."""
-        _accounting.settle(self)
-
-    def _has_pending(self) -> bool:
-        """Whether a write may await a flush (lock-free)."""
-        return _accounting.has_pending(self)
+    _settle_views = _accounting.settle  # count views released since (state lock held)
+    _has_pending = _accounting.has_pending  # whether a write may await a flush (no lock)
+    _atomic_written = _accounting.count_cell  # a written atomic cell, once per flush
 
     def _note_write(self, n: int) -> None:
         """Count one write of `n` bytes without consulting the policy (callers do, later)."""
@@ -442,7 +441,3 @@ class Region:
     def _check_atomic_mode(self) -> None:
         """Refuse mappings an atomic write could fault on (read-only) or not share."""
         self._check_writable()
-
-    def _atomic_written(self, offset: int, width: int) -> None:
-        """Count a written atomic cell, once until the next flush (see _accounting)."""
-        _accounting.count_cell(self, offset, width)
