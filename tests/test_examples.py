@@ -19,6 +19,7 @@ def test_there_are_examples() -> None:
         "log_scan",
         "range_server",
         "shared_counters",
+        "numpy_arrays",
     }
 
 

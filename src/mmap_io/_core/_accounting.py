@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ._atomic import AtomicView
@@ -25,7 +25,7 @@ class Host(Protocol):
 
     _state: threading.RLock
     _COUNTS_WRITES: bool
-    _mut_views: list[tuple[weakref.ref[memoryview], int]]
+    _mut_views: list[tuple[weakref.ref[Any], int]]  # memoryviews and numpy arrays
     _atomic_views: list[weakref.ref[AtomicView]]
     _prune_at: int
     _written_cells: set[tuple[int, int]]
@@ -35,8 +35,9 @@ class Host(Protocol):
     def _maybe_flush(self) -> None: ...
 
 
-def register(host: Host, view: memoryview, length: int) -> None:
-    """Remember a new mutable view (made after `settle_due`)."""
+def register(host: Host, view: object, length: int) -> None:
+    """Remember a new mutable view (made after `settle_due`): a memoryview, which
+    counts once released or collected, or a numpy array, once collected."""
     host._mut_views.append((weakref.ref(view), length))
 
 

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Self
 
-from . import _accounting, _atomic_access, _chunks, _lifetime, _memory, _os
+from . import _accounting, _arrays, _atomic_access, _chunks, _lifetime, _memory, _os
 from ._address import buffer_address
 from ._args import OFFSET_LIMIT, byte_view, check_range, writable_byte_view
 from ._atomic import AtomicView
@@ -80,7 +80,7 @@ class Region:
         self._pending = 0
         self._writes = 0
         self._threshold = NEVER_TRIPS
-        self._mut_views: list[tuple[weakref.ref[memoryview], int]] = []
+        self._mut_views: list[tuple[weakref.ref[Any], int]] = []
         self._atomic_views: list[weakref.ref[AtomicView]] = []
         self._prune_at = _accounting.PRUNE_AT
         self._written_cells: set[tuple[int, int]] = set()  # atomic (offset, width) counted
@@ -424,8 +424,9 @@ class Region:
     def _maybe_flush(self) -> None:
         """Flush if the policy says so. Memory with no file behind it never flushes."""
 
-    # -- atomic views and chunk iterators: made by their own modules ----------------
+    # -- atomic views, chunk iterators and arrays: made by their own modules --------
 
+    as_array = _arrays.as_array
     atomic_u64 = _atomic_access.atomic_u64
     atomic_u32 = _atomic_access.atomic_u32
     atomic_u64_slice = _atomic_access.atomic_u64_slice
