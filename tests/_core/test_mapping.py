@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import mmap_io
-from conftest import dirty_kib, linux_only
+from conftest import dirty_kib, linux_only, wait_for_threads_to_end
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,
@@ -307,3 +309,105 @@ def test_manager_functions(path: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as info:
         mmap_io.copy_mmap(tmp_path / "missing", copy)
     assert info.value.filename == tmp_path / "missing"
+
+
+# -- close and unmap beside the mapping's helper threads ------------------------------
+# Each case runs in a thread joined with a timeout, so a deadlock fails the test.
+
+
+def _finishes(body: Callable[[], None], timeout: float = 60) -> None:
+    """Run `body` in a thread; fail if it hangs past `timeout` or raises."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            body()
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "deadlocked"
+    assert errors == []
+
+
+@pytest.mark.parametrize("how", ["close", "unmap"])
+def test_close_and_unmap_never_deadlock_with_the_flush_timer(path: Path, how: str) -> None:
+    """The timer flushes every millisecond; each mapping closes while it has writes the
+    timer is about to flush, or is flushing."""
+
+    def rounds() -> None:
+        for i in range(50):
+            mm = MemoryMappedFile.create_rw(path, 1 << 20, flush_policy=FlushPolicy.every_millis(1))
+            while mm.sync_count == 0:  # the timer is at work
+                mm.update_region(0, b"%04d" % i)
+            for page in range(16):
+                mm.update_region(page * 4096, b"%04d" % i)
+            if how == "close":
+                mm.close()
+            else:
+                mm.unmap().close()
+            assert path.read_bytes()[15 * 4096 : 15 * 4096 + 4] == b"%04d" % i
+
+    _finishes(rounds)
+    assert wait_for_threads_to_end("mmap_io-flush-timer") == []
+
+
+@pytest.mark.parametrize("touch", ["read_bytes", "pending_bytes", "close"])
+@pytest.mark.parametrize("how", ["close", "unmap"])
+def test_close_and_unmap_never_deadlock_with_a_watch_callback_using_the_mapping(
+    path: Path, how: str, touch: str
+) -> None:
+    """The callback is inside the mapping (reading, counting pending bytes under its
+    lock, or closing it itself) while the test thread closes or unmaps it."""
+    pytest.importorskip("watchfiles")
+    path.write_bytes(bytes(4096))
+    mm = MemoryMappedFile.open_rw(path)
+    # pending_bytes takes the lock when a mutable view is alive
+    held = mm.as_slice_mut(0, 4) if touch == "pending_bytes" else None
+    inside, go = threading.Event(), threading.Event()
+    raised: list[BaseException] = []
+
+    def callback(event: object) -> None:
+        if inside.is_set():
+            return
+        inside.set()
+        go.wait(10)
+        try:
+            closed = False
+            while not closed:  # once more after the close, then stop
+                closed = mm.closed
+                if touch == "read_bytes":
+                    assert mm.read_bytes(0, 4) == bytes(4)
+                elif touch == "pending_bytes":
+                    assert mm.pending_bytes == 0
+                else:
+                    mm.close()
+        except MmapIoError as error:  # closed meanwhile: must be the closed error
+            if not isinstance(error, ValueError):
+                raised.append(error)
+        except BaseException as error:
+            raised.append(error)
+
+    handle = mm.watch(callback)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.pwrite(fd, b"\0", 100)  # the same byte: the mapping's bytes do not change
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    assert inside.wait(10), "no event arrived"
+
+    def close() -> None:
+        go.set()
+        if how == "close":
+            mm.close()
+        else:
+            mm.unmap().close()
+
+    _finishes(close)
+    _finishes(handle.stop)
+    assert mm.closed and raised == []
+    if held is not None:
+        held.release()
