@@ -12,6 +12,7 @@ from conftest import dirty_kib, gather_async, linux_only, smaps_field
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,
+    LockFailedError,
     MemoryMappedFile,
     OutOfBoundsError,
     ResizeFailedError,
@@ -130,6 +131,44 @@ async def test_lock_async_keeps_pages_in_memory_until_unlocked(path: Path) -> No
     assert smaps_field(mm.address, "Locked") == 0
     with pytest.raises(OutOfBoundsError):
         await mm.lock_async(PAGE, 8 * PAGE)
+    await mm.aclose()
+
+
+@pytest.mark.parametrize("which", ["touch_pages", "lock_all", "unlock_all"])
+async def test_whole_mapping_calls_racing_shrinks_never_report_a_range_nobody_passed(
+    path: Path, which: str
+) -> None:
+    """The whole-mapping calls take the mapping's length as it is when they run: a
+    resize meanwhile never turns them into an OutOfBoundsError for a range the caller
+    never named."""
+    mm = await aio.create_rw(path, 64 * PAGE)
+    whole = {
+        "touch_pages": mm.touch_pages_async,
+        "lock_all": mm.lock_all_async,
+        "unlock_all": mm.unlock_all_async,
+    }[which]
+    if which == "lock_all":
+        try:
+            await whole()
+        except LockFailedError:
+            pytest.skip("mlock is refused here (RLIMIT_MEMLOCK)")
+    raised: list[BaseException] = []
+
+    async def whole_mapping() -> None:
+        for _ in range(150):
+            try:
+                await whole()
+            except Exception as error:
+                raised.append(error)
+
+    async def resizes() -> None:
+        for i in range(150):
+            await mm.resize_async(PAGE if i % 2 else 64 * PAGE)
+
+    await gather_async(whole_mapping, resizes)
+    assert raised == []
+    assert len(mm) == PAGE
+    await mm.unlock_all_async()
     await mm.aclose()
 
 

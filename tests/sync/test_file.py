@@ -13,6 +13,7 @@ from conftest import dirty_kib, gather, linux_only, smaps_field
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,
+    LockFailedError,
     MemoryMappedFile,
     OutOfBoundsError,
     ResizeFailedError,
@@ -128,6 +129,44 @@ def test_lock_async_keeps_pages_in_memory_until_unlocked(path: Path) -> None:
     assert smaps_field(mm.address, "Locked") == 0
     with pytest.raises(OutOfBoundsError):
         mm.lock(PAGE, 8 * PAGE)
+    mm.close()
+
+
+@pytest.mark.parametrize("which", ["touch_pages", "lock_all", "unlock_all"])
+def test_whole_mapping_calls_racing_shrinks_never_report_a_range_nobody_passed(
+    path: Path, which: str
+) -> None:
+    """The whole-mapping calls take the mapping's length as it is when they run: a
+    resize meanwhile never turns them into an OutOfBoundsError for a range the caller
+    never named."""
+    mm = sync.create_rw(path, 64 * PAGE)
+    whole = {
+        "touch_pages": mm.touch_pages,
+        "lock_all": mm.lock_all,
+        "unlock_all": mm.unlock_all,
+    }[which]
+    if which == "lock_all":
+        try:
+            whole()
+        except LockFailedError:
+            pytest.skip("mlock is refused here (RLIMIT_MEMLOCK)")
+    raised: list[BaseException] = []
+
+    def whole_mapping() -> None:
+        for _ in range(150):
+            try:
+                whole()
+            except Exception as error:
+                raised.append(error)
+
+    def resizes() -> None:
+        for i in range(150):
+            mm.resize(PAGE if i % 2 else 64 * PAGE)
+
+    gather(whole_mapping, resizes)
+    assert raised == []
+    assert len(mm) == PAGE
+    mm.unlock_all()
     mm.close()
 
 
