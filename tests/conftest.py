@@ -124,7 +124,7 @@ def _run_with_interrupt(
         seen[0] += 1
         if seen[0] == step + 1:
             other.start()
-            other.join(0.005)  # not a measurement: time enough for it to land first
+            other.join(0.002)  # not a measurement: time enough for it to land first
         return local
 
     def on_call(frame: Any, event: str, arg: Any) -> Any:
