@@ -156,43 +156,52 @@ def test_a_child_forked_mid_flush_or_with_helpers_running_writes_flushes_and_clo
 # -- the library never truncates a file this process maps ----------------------------
 
 _TRUNCATE = """
-which, state, path, other = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-with open(path, "wb") as f:
-    f.write(bytes(range(256)) * 64)
-with open(other, "wb") as f:
-    f.write(b"other file")
-mm = MemoryMappedFile.open_rw(path)
-view = mm.as_slice(16384 - 256, 256)  # the last page: the first a truncation would cut
-if state == "grown":  # the old memory is retired to the view, the grown file mapped anew
-    mm.resize(32768)
-elif state == "closed":
-    mm.close()
-with open(path, "rb") as f:
-    before = f.read()
-calls = {
-    "create_rw": lambda: MemoryMappedFile.create_rw(path, 100),
-    "create_rw(sparse)": lambda: MemoryMappedFile.create_rw(path, 100, sparse=True),
-    "builder.create": lambda: MemoryMappedFile.builder(path).size(100).create(),
-    "create_mmap": lambda: create_mmap(path, 100),
-    "copy_mmap": lambda: copy_mmap(other, path),
-    "aio.create_rw": lambda: anyio.run(aio.create_rw, path, 100),
-    "aio.create_mmap_async": lambda: anyio.run(aio.create_mmap_async, path, 100),
-    "aio.copy_mmap_async": lambda: anyio.run(aio.copy_mmap_async, other, path),
-}
-try:
-    made = calls[which]()
-    error = None
-except Exception as caught:
-    error = describe(caught)
-    error["buffer"] = isinstance(caught, BufferError)
-touched = bytes(view)  # a cut page would raise SIGBUS here and kill this process
-view.release()
-if not mm.closed:
-    mm.close()
-with open(path, "rb") as f:
-    after = f.read()
-print(json.dumps({"error": error, "same": after == before, "size": len(after),
-                  "view": touched == before[16384 - 256 : 16384]}))
+which, folder = sys.argv[1], sys.argv[2]
+results = {}
+for state in ("open", "closed", "grown"):
+    print(f"state: {state}", file=sys.stderr, flush=True)  # names the case a crash hit
+    path, other = f"{folder}/mapped-{state}.bin", f"{folder}/other-{state}.bin"
+    with open(path, "wb") as f:
+        f.write(bytes(range(256)) * 64)
+    with open(other, "wb") as f:
+        f.write(b"other file")
+    mm = MemoryMappedFile.open_rw(path)
+    view = mm.as_slice(16384 - 256, 256)  # the last page: the first a truncation cuts
+    if state == "grown":  # the old memory is retired to the view, the file mapped anew
+        mm.resize(32768)
+    elif state == "closed":
+        mm.close()
+    with open(path, "rb") as f:
+        before = f.read()
+    calls = {
+        "create_rw": lambda: MemoryMappedFile.create_rw(path, 100),
+        "create_rw(sparse)": lambda: MemoryMappedFile.create_rw(path, 100, sparse=True),
+        "builder.create": lambda: MemoryMappedFile.builder(path).size(100).create(),
+        "create_mmap": lambda: create_mmap(path, 100),
+        "copy_mmap": lambda: copy_mmap(other, path),
+        "aio.create_rw": lambda: anyio.run(aio.create_rw, path, 100),
+        "aio.create_mmap_async": lambda: anyio.run(aio.create_mmap_async, path, 100),
+        "aio.copy_mmap_async": lambda: anyio.run(aio.copy_mmap_async, other, path),
+    }
+    try:
+        calls[which]()
+        error = None
+    except Exception as caught:
+        error = describe(caught)
+        error["buffer"] = isinstance(caught, BufferError)
+    touched = bytes(view)  # a cut page would raise SIGBUS here and kill this process
+    view.release()
+    if not mm.closed:
+        mm.close()
+    with open(path, "rb") as f:
+        after = f.read()
+    results[state] = {
+        "error": error,
+        "same": after == before,
+        "size": len(after),
+        "view": touched == before[16384 - 256 : 16384],
+    }
+print(json.dumps(results))
 """
 
 _TRUNCATORS = [
@@ -207,20 +216,21 @@ _TRUNCATORS = [
 ]
 
 
-@pytest.mark.parametrize("state", ["open", "closed", "grown"])
 @pytest.mark.parametrize("which", _TRUNCATORS)
 def test_creating_or_copying_onto_a_file_this_process_maps_is_refused(
-    tmp_path: Path, which: str, state: str
+    tmp_path: Path, which: str
 ) -> None:
-    """Open, closed with a live view, or grown beside a view: the file keeps its size
-    and bytes, and the view still reads them (a cut would have been a SIGBUS)."""
-    path, other = tmp_path / "mapped.bin", tmp_path / "other.bin"
-    result = run_child(_TRUNCATE, which, state, str(path), str(other))
-    assert result["error"] is not None, "the call went ahead"
-    assert result["error"]["mmap_io"] is True and result["error"]["buffer"] is True
-    assert result["same"] is True
-    assert result["size"] == (32768 if state == "grown" else 16384)
-    assert result["view"] is True
+    """Open, closed with a live view, or grown beside a view: the call raises, the file
+    keeps its size and bytes, and the view still reads them (a cut would have been a
+    SIGBUS)."""
+    results = run_child(_TRUNCATE, which, str(tmp_path))
+    for state, result in results.items():
+        assert result["error"] is not None, f"{state}: the call went ahead"
+        assert result["error"]["mmap_io"] is True and result["error"]["buffer"] is True, state
+        assert result["same"] is True, state
+        assert result["size"] == (32768 if state == "grown" else 16384), state
+        assert result["view"] is True, state
+    assert set(results) == {"open", "closed", "grown"}
 
 
 def test_once_the_views_are_gone_the_file_may_be_recreated(path: Path) -> None:
