@@ -7,7 +7,7 @@ import sys
 import threading
 from pathlib import Path
 
-from conftest import at_each_step
+from conftest import at_each_step, run_child
 from mmap_io import MemoryMappedFile, MmapIoError
 
 
@@ -82,3 +82,61 @@ def test_a_shrink_landing_at_any_step_of_as_slice_mut_waits_for_the_view_and_suc
         assert shrink == ("ok", None)
     for mm in made[: len(runs)]:
         assert mm.pending_bytes == 65 * 8  # each released view counted once (read after close)
+
+
+_TWO_MAPPINGS = """
+path = sys.argv[1]
+BYTES = bytes(range(256)) * 64
+with open(path, "wb") as f:
+    f.write(BYTES)
+results = {}
+for case in ("open", "closed with a view", "shorter"):
+    print(f"case: {case}", file=sys.stderr, flush=True)  # names the case a crash hit
+    mine = MemoryMappedFile.open_rw(path)
+    view = None
+    if case == "shorter":  # maps the first 4 KiB only: a cut to 8 KiB leaves it whole
+        mine.resize(4096)
+        theirs = MemoryMappedFile.open_rw(path)
+        mine.resize(16384)
+        mine.update_region(4096, BYTES[4096:])
+    else:
+        theirs = MemoryMappedFile.open_rw(path)
+    if case == "closed with a view":
+        view = theirs.as_slice(16384 - 256, 256)
+        theirs.close()
+    try:
+        mine.resize(8192)
+        error = None
+    except Exception as caught:
+        error = describe(caught)
+        error["buffer"] = isinstance(caught, BufferError)
+    if view is not None:
+        touched = bytes(view) == BYTES[-256:]  # a cut page: SIGBUS, and the child dies
+        view.release()
+    else:
+        end = len(theirs)
+        touched = theirs.read_bytes(end - 256, 256) == BYTES[end - 256 : end]
+        theirs.close()
+    results[case] = {"error": error, "touched": touched, "size": os.path.getsize(path),
+                     "len": len(mine)}
+    mine.resize(16384)  # back to the start for the next case
+    mine.update_region(0, BYTES)
+    mine.close()
+print(json.dumps(results))
+"""
+
+
+def test_a_shrink_never_cuts_the_file_under_another_mapping_of_this_process(
+    tmp_path: Path,
+) -> None:
+    """Two mappings of one file: shrinking one would cut pages the other maps (SIGBUS at
+    its next touch: the child would die). Refused at once, as a BufferError, with
+    nothing changed; a mapping that ends before the new size does not stand in the way."""
+    results = run_child(_TWO_MAPPINGS, str(tmp_path / "shared.bin"))
+    for case in ("open", "closed with a view"):
+        assert results[case]["error"]["type"] == "ResizeFailedError(BufferError)", case
+        assert results[case]["error"]["buffer"] is True
+        assert results[case]["touched"] is True
+        assert (results[case]["size"], results[case]["len"]) == (16384, 16384)
+    assert results["shorter"]["error"] is None
+    assert (results["shorter"]["size"], results["shorter"]["len"]) == (8192, 8192)

@@ -65,6 +65,16 @@ def refuse_if_mapped(fileno: int, action: str) -> None:
         )
 
 
+def maps_past(fileno: int, size: int, own: mmap.mmap) -> bool:
+    """Whether a mapping of this process other than `own` reaches past `size` bytes of
+    the file open as `fileno` (files_lock held): cutting the file there would crash it."""
+    for ref in _mapped.get(file_id(fileno), []):
+        mm = ref()
+        if mm is not None and mm is not own and not mm.closed and len(mm) > size:
+            return True
+    return False
+
+
 def _maps(ref: weakref.ref[mmap.mmap]) -> bool:
     mm = ref()
     return mm is not None and not mm.closed

@@ -6,7 +6,9 @@ memory is left to those views, which keep showing the same bytes (one page cache
 A shrink would cut the file under any view of it, so it waits for the views:
 the library's own pins always end, and are waited for; views a user holds get
 SHRINK_PATIENCE seconds, during which no new view can be made (writer preference),
-and if they are still alive then, the shrink is refused and nothing changes.
+and if they are still alive then, the shrink is refused and nothing changes. Another
+mapping of the same file in this process (or views outliving one) reaching past the
+new size refuses the shrink at once: nothing this mapping does would make it go.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from . import _lifetime, _memory, _os
 from ._args import check_size
 from ._enums import MmapMode
-from ._errors import InvalidModeError, ResizeFailedError, busy_error, os_error
+from ._errors import InvalidModeError, ResizeFailedError, busy_error, combined, os_error
 from ._mapping import Mapping
 
 # How long a shrink waits for user views to be released before it is refused.
@@ -89,13 +91,22 @@ def _shrink(mapping: Mapping, old: int, n: int) -> None:
         while True:
             if not _memory.retired_alive(mapping):
                 try:
-                    mm = _os.resize(mapping._mm, mapping._fileno, n, mapping._mode)
-                    break
+                    cut = _cut(mapping, n)
                 except BufferError:
                     pass
                 except OSError as error:
                     _restore(mapping, old)
                     raise os_error(ResizeFailedError, error, mapping._path) from None
+                else:
+                    if cut is None:
+                        mapping._attach(mapping._mm)
+                        raise combined(ResizeFailedError, BufferError)(
+                            "cannot shrink the file: another mapping of it in this process "
+                            "(or a view outliving one) reaches past the new size; close it "
+                            "and release its views first"
+                        )
+                    mm = cut
+                    break
             if time.monotonic() >= deadline:
                 mapping._attach(mapping._mm)
                 raise busy_error(ResizeFailedError, "shrink the mapping")
@@ -104,6 +115,16 @@ def _shrink(mapping: Mapping, old: int, n: int) -> None:
         mapping._resizing = False
         mapping._unpinned.notify_all()
     _attach(mapping, mm)
+
+
+def _cut(mapping: Mapping, n: int) -> mmap.mmap | None:
+    """Shrink file and mapping in place, or None if another mapping of this process
+    reaches past `n`: its next touch of a cut page would be a SIGBUS. Checked and cut
+    under files_lock, so no new mapping of the file appears in between."""
+    with _lifetime.files_lock:
+        if _lifetime.maps_past(mapping._fileno, n, mapping._mm):
+            return None
+        return _os.resize(mapping._mm, mapping._fileno, n, mapping._mode)
 
 
 def _attach(mapping: Mapping, mm: mmap.mmap) -> None:
