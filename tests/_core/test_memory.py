@@ -138,20 +138,22 @@ def test_views_in_reference_cycles_survive_close_and_the_collector(path: Path, w
 
 
 def _until_closed(
-    mm: MemoryMappedFile, step: Callable[[], bool], going: threading.Event, ends: list[Any]
+    step: Callable[[], bool], going: threading.Event, give_up: threading.Event, ends: list[Any]
 ) -> Callable[[], None]:
-    """A thread body: run `step` until it raises; record the exception, or "wrong byte"."""
+    """A thread body: run `step` until it raises; record the exception, or "wrong byte",
+    or "gave up" if the test ended first (a close that failed)."""
 
     def run() -> None:
         calls = 0
         try:
-            while True:
+            while not give_up.is_set():
                 if not step():
                     ends.append("wrong byte")
                     return
                 calls += 1
                 if calls == 50:
                     going.set()  # this thread is in full swing
+            ends.append("gave up")
         except Exception as error:
             ends.append(error)
 
@@ -180,29 +182,33 @@ def test_close_is_never_starved_by_readers_and_they_then_get_the_closed_error(
 
     ends: list[Any] = []
     going = [threading.Event() for _ in range(3)]
+    give_up = threading.Event()
     threads = [
-        threading.Thread(target=_until_closed(mm, step, event, ends))
+        threading.Thread(target=_until_closed(step, event, give_up, ends), daemon=True)
         for step, event in zip((view_held, read_into, update_region), going, strict=True)
     ]
     for thread in threads:
         thread.start()
-    for event in going:
-        assert event.wait(30), "a reader never got going"
     closing: list[BaseException] = []
+    try:
+        for event in going:
+            assert event.wait(30), "a reader never got going"
 
-    def close() -> None:
-        try:
-            mm.close()  # the first call must succeed
-        except BaseException as error:
-            closing.append(error)
+        def close() -> None:
+            try:
+                mm.close()  # the first call must succeed
+            except BaseException as error:
+                closing.append(error)
 
-    closer = threading.Thread(target=close)
-    closer.start()
-    closer.join(30)
-    assert not closer.is_alive(), "close() hung behind the readers"
-    for thread in threads:
-        thread.join(30)
-    assert closing == []
+        closer = threading.Thread(target=close, daemon=True)
+        closer.start()
+        closer.join(30)
+        assert not closer.is_alive(), "close() hung behind the readers"
+        assert closing == []
+        for thread in threads:
+            thread.join(30)
+    finally:
+        give_up.set()
     assert mm.closed
     assert len(ends) == 3
     for end in ends:
