@@ -17,7 +17,9 @@ import pytest
 from conftest import close_at_each_step, run_child
 from mmap_io import MemoryMappedFile, MmapAdvice, MmapIoError, Segment
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="fork-free but POSIX timing")
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="resizes and reopens files under live views (POSIX)"
+)
 
 PATTERN = bytes(range(256)) * 16  # 4 KiB every reader checks
 GENERATIONS = 60  # mappings closed under the racing calls
