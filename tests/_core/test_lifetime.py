@@ -153,6 +153,78 @@ def test_a_child_forked_mid_flush_or_with_helpers_running_writes_flushes_and_clo
     assert result["inside"] is (case != "watch")
 
 
+# clock_nanosleep's number (what time.sleep calls), per architecture (unistd.h).
+_NANOSLEEP = {"x86_64": 230, "aarch64": 115, "riscv64": 115}
+
+_FORK_MID_SHRINK = """
+import threading
+path, nanosleep = sys.argv[1], sys.argv[2]
+mm = MemoryMappedFile.create_rw(path, 16384)
+mm.update_region(0, b"before the fork")
+view = mm.as_slice(8192, 4)  # past the new size: the shrink waits for it, polling
+
+
+def in_nanosleep(tid):
+    try:
+        with open(f"/proc/self/task/{tid}/syscall") as f:
+            return f.read().split()[0] == nanosleep
+    except (OSError, IndexError):
+        return False
+
+
+shrink_error = []
+ident = []
+
+
+def shrink():
+    ident.append(threading.get_native_id())
+    try:
+        mm.resize(4096)
+    except MmapIoError as error:
+        shrink_error.append(type(error).__name__)
+
+
+thread = threading.Thread(target=shrink)
+thread.start()
+while not ident or not in_nanosleep(ident[0]):
+    pass  # until the shrinking thread sleeps between two looks at the views
+pid = os.fork()
+if pid == 0:  # the child: its copy of the mapping was caught mid-shrink
+    try:
+        seen = bytes(mm.as_slice(0, 15))
+        with mm.as_slice_mut(0, 6) as out:
+            out[:] = b"child "
+        mm.flush()
+        mm.close()
+        os._exit(0 if seen == b"before the fork" else 4)
+    except BaseException as error:
+        os.write(2, f"child failed: {error!r}\\n".encode())
+        os._exit(3)
+_, wait_status = os.waitpid(pid, 0)
+thread.join()
+view.release()
+mm.close()
+with open(path, "rb") as f:
+    head = f.read(15)
+print(json.dumps({"status": os.waitstatus_to_exitcode(wait_status), "head": head.decode(),
+                  "parent": shrink_error}))
+"""
+
+
+def test_a_child_forked_while_a_shrink_waits_for_views_can_still_make_views(
+    path: Path,
+) -> None:
+    """A shrink waiting for views has taken the mapping's root views away; the child,
+    which has no shrinking thread, gets them back and can view, write, flush, close."""
+    nanosleep = _NANOSLEEP.get(os.uname().machine)
+    if nanosleep is None:
+        pytest.skip(f"clock_nanosleep's number on {os.uname().machine} is not listed")
+    result = run_child(_FORK_MID_SHRINK, str(path), str(nanosleep))
+    assert result["status"] == 0, result
+    assert result["head"] == "child  the fork"  # "before" overwritten by "child "
+    assert result["parent"] == ["ResizeFailedError(BufferError)"]  # the view stayed
+
+
 # -- the library never truncates a file this process maps ----------------------------
 
 _TRUNCATE = """

@@ -168,11 +168,14 @@ class Region:
         return _memory.pin(self)
 
     def _after_fork(self) -> None:
-        """In a forked child: locks fresh, and no pin or shrink of a parent thread pending."""
+        """In a forked child: locks fresh, no pin or shrink of a parent thread pending, and
+        root views cut afresh (a shrink waiting for views had released them)."""
         self._state = threading.RLock()
         self._unpinned = threading.Condition(self._state)
         self._pins = 0
         self._resizing = False
+        if not self._closed and not self._mm.closed:
+            self._attach(self._mm)
 
     def is_hugepage_backed(self) -> bool | None:
         """Whether huge pages (transparent or hugetlbfs) back any part of the mapping now:
