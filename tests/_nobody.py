@@ -38,6 +38,7 @@ import contextlib
 import functools
 import importlib.metadata
 import inspect
+import io
 import json
 import os
 import pickle
@@ -49,7 +50,7 @@ import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 NOBODY = 65534
@@ -324,10 +325,12 @@ def call(
 
     A coroutine function runs under `anyio.run` on `backend` (a name, or an
     `anyio_backend` value such as ("asyncio", {"use_uvloop": True})). Arguments and
-    the result travel by pickle. The function's module is imported in the child, so
-    it may import only what the stage holds (the standard library, mmap_io and its
-    dependencies, pytest, and modules beside it). An exception the function raises is
-    raised here, with the child's traceback as a note.
+    the result travel by pickle. The child imports the function's module and looks
+    the function up by its qualified name, so the module may import only what the
+    stage holds (the standard library, mmap_io and its dependencies, pytest, and the
+    modules beside it); call functions of your own modules, since where the standard
+    library defines a function changes between Python versions. An exception the
+    function raises is raised here, with the child's traceback as a note.
 
     Raises:
         Unavailable: The machine cannot run code as nobody.
@@ -343,7 +346,7 @@ def call(
         code = _code_for(source, module)
     name = function.__qualname__
     chosen = (backend, {}) if isinstance(backend, str) else backend
-    message = pickle.dumps((module, name, args, kwargs, chosen))
+    message = _dumps((module, name, args, kwargs, chosen))
     done = _run(
         [PYTHON, "-S", "-c", _CALL, str(code)],
         staged.root,
@@ -362,6 +365,37 @@ def call(
         return value
     value.add_note(f"raised as uid {NOBODY} in {PYTHON}:\n{trace}")
     raise value
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles paths by their public name: Python 3.13 pickles a PosixPath as
+    pathlib._local.PosixPath, which 3.11 (the child) has no module for."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, type) and issubclass(obj, PurePath):
+            return getattr, (_PATHLIB, obj.__name__)
+        if isinstance(obj, PurePath):
+            return type(obj), (str(obj),)
+        return NotImplemented
+
+
+class _Module:
+    """Pickles as the import of a module by name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __reduce__(self) -> Any:
+        return importlib.import_module, (self.name,)
+
+
+_PATHLIB = _Module("pathlib")
+
+
+def _dumps(value: Any) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer).dump(value)
+    return buffer.getvalue()
 
 
 @contextlib.contextmanager

@@ -34,6 +34,10 @@ def test_the_child_is_nobody_running_the_system_python() -> None:
     assert seen["python"] == "/usr/bin/python3"
 
 
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
+
+
 def test_the_child_cannot_read_what_only_root_may(tmp_path: Path) -> None:
     _nobody.require()
     with _nobody.folder() as shared:
@@ -44,12 +48,12 @@ def test_the_child_cannot_read_what_only_root_may(tmp_path: Path) -> None:
         public.chmod(0o644)
         assert secret.stat().st_uid == public.stat().st_uid == 0
         with pytest.raises(PermissionError) as info:
-            _nobody.call(Path.read_bytes, secret)
+            _nobody.call(_read, secret)
         assert "uid 65534" in info.value.__notes__[0]
-        assert _nobody.call(Path.read_bytes, public) == b"anyone"
+        assert _nobody.call(_read, public) == b"anyone"
     (tmp_path / "mine.bin").write_bytes(b"x")
     with pytest.raises(PermissionError):  # pytest's tmp_path sits under a 0700 folder
-        _nobody.call(Path.read_bytes, tmp_path / "mine.bin")
+        _nobody.call(_read, tmp_path / "mine.bin")
 
 
 def test_the_child_imports_the_library_from_this_source_tree() -> None:
