@@ -141,10 +141,10 @@ class Guard:
             if self.read_bytes is None:
                 read = ""
             elif self.read_bytes:
-                read = f"; it read {self.read_bytes} bytes from storage"
+                read = f"; the thread had {self.read_bytes} bytes read from storage meanwhile"
             else:
                 read = (
-                    "; it read nothing from storage (the pages were holes or past the "
+                    "; the thread had nothing read from storage (holes or pages past the "
                     "file's data: a cache miss the disk did not have to serve this time)"
                 )
             found.append(

@@ -87,7 +87,7 @@ def test_a_cold_read_on_the_loop_fails_on_its_page_fault(cases: Run, backend: st
     assert verdict.outcome == "failed"
     assert re.search(r"1 finding\(s\):\n  1\. \d+ major page fault\(s\) of the loop", verdict.text)
     if _loop_guard.storage_reads() is not None:
-        read = re.search(r"it read (\d+) bytes from storage", verdict.text)
+        read = re.search(r"had (\d+) bytes read from storage", verdict.text)
         assert read is not None and int(read[1]) >= PAGE
 
 
