@@ -73,7 +73,7 @@ BLOCKING = frozenset(
 )
 
 # Names of BLOCKING that the OS layer does not have yet.
-PLANNED = frozenset({"allocate", "truncate"})
+PLANNED = frozenset({"truncate"})
 
 # Audit events that mean disk work when the library raises them (os.truncate is
 # also raised by os.ftruncate; os.remove also by os.unlink).

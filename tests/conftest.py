@@ -18,6 +18,9 @@ from typing import Any
 import anyio
 import pytest
 
+# Every async test fails if its event loop thread waited on the disk (see _loop_guard).
+pytest_plugins = ["_loop_guard"]
+
 BACKENDS = [
     pytest.param(("asyncio", {}), id="asyncio"),
     pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
@@ -58,10 +61,13 @@ def mapped_areas(path: Path) -> int:
     )
 
 
-def wait_for_threads_to_end(name: str, timeout: float = 5.0) -> list[threading.Thread]:
-    """The library's threads called `name` still alive after waiting up to `timeout`."""
+def wait_for_threads_to_end(
+    name: str, timeout: float = 5.0, besides: set[threading.Thread] | frozenset[Any] = frozenset()
+) -> list[threading.Thread]:
+    """The library's threads called `name` still alive after waiting up to `timeout`,
+    leaving out those in `besides` (threads that were there before the test began)."""
     deadline = time.monotonic() + timeout
-    while (left := [t for t in threading.enumerate() if t.name == name]) and (
+    while (left := [t for t in threading.enumerate() if t.name == name and t not in besides]) and (
         time.monotonic() < deadline
     ):
         time.sleep(0.005)

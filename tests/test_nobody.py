@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import _nobody
 import pytest
 
-from conftest import linux_only, write_cold
-from mmap_io import MemoryMappedFile, aio
+from conftest import believed_resident, linux_only, write_cold
+from mmap_io import MemoryMappedFile, MmapAdvice, aio
+from mmap_io._core import _os
 
 pytestmark = linux_only
 PAGE = 4096
@@ -85,23 +87,27 @@ def test_async_reads_of_a_root_owned_file_as_nobody(anyio_backend: Any) -> None:
     assert (uid, got) == (65534, data[PAGE : PAGE + 8])
 
 
-def _residency(path: Path) -> tuple[bool, str]:
-    """What mincore (through the library) and preadv2 RWF_NOWAIT say of page 0."""
+def _residency(path: Path) -> tuple[bool, str, bool]:
+    """What raw mincore and preadv2 RWF_NOWAIT say of page 0, then what the library's
+    probe (the one async reads trust) believes."""
     with MemoryMappedFile.open_ro(path) as mm:
-        claimed = mm._is_resident(0, PAGE)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        read = os.preadv(fd, [bytearray(PAGE)], 0, os.RWF_NOWAIT)
-    except BlockingIOError:
-        return claimed, "EAGAIN"
-    finally:
-        os.close(fd)
-    return claimed, "full" if read == PAGE else f"short ({read})"
+        vector = _os.resident_pages(mm.address, PAGE)
+        claimed = vector is not None and bool(vector[0] & 1)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            read = os.preadv(fd, [bytearray(PAGE)], 0, os.RWF_NOWAIT)
+            told = "full" if read == PAGE else f"short ({read})"
+        except BlockingIOError:
+            told = "EAGAIN"
+        finally:
+            os.close(fd)
+        return claimed, told, believed_resident(mm, 0, PAGE)
 
 
-def test_mincore_lies_to_nobody_about_a_cold_root_file_and_nowait_does_not() -> None:
-    """The kernel fact (Linux 5.2+) behind the issue: to a user who can neither write
-    nor own the file, mincore calls every page resident; RWF_NOWAIT still tells."""
+def test_mincore_lies_to_nobody_about_a_cold_root_file_and_the_library_does_not() -> None:
+    """The kernel fact (Linux 5.2+) behind issue 11: to a user who can neither write
+    nor own the file, mincore calls every page resident; RWF_NOWAIT still tells, and
+    the library's probe believes the truth."""
     _nobody.require()
     with _nobody.folder() as shared:
         path = shared / "cold.bin"
@@ -110,4 +116,49 @@ def test_mincore_lies_to_nobody_about_a_cold_root_file_and_nowait_does_not() -> 
         if _residency(path)[0]:
             pytest.skip("the temp folder keeps pages cached after POSIX_FADV_DONTNEED (tmpfs?)")
         write_cold(path, path.read_bytes())  # root's own probe may have read it in
-        assert _nobody.call(_residency, path) == (True, "EAGAIN")
+        assert _nobody.call(_residency, path) == (True, "EAGAIN", False)
+
+
+async def _cold_reads_on_the_loop(path: Path) -> tuple[int, int, bool]:
+    """Read 32 cold random pages as async reads; count the loop thread's major faults."""
+    from _loop_guard import major_faults
+
+    with open(path, "rb") as file:
+        data = file.read()
+        _os.evict_file(file.fileno(), 0, 0)  # reading it just now cached it again
+    async with aio.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+        pages = random.Random(3).sample(range(64), 32)
+        before = major_faults()
+        got = [await mm.read_bytes_async(page * PAGE + 5, 16) for page in pages[:16]]
+        for page in pages[16:]:
+            buf = bytearray(16)
+            await mm.read_into_async(page * PAGE + 5, buf)
+            got.append(bytes(buf))
+        after = major_faults()
+    ok = got == [data[p * PAGE + 5 : p * PAGE + 21] for p in pages]
+    assert before is not None and after is not None
+    return os.getuid(), after - before, ok
+
+
+def test_cold_async_reads_as_nobody_never_fault_on_the_loop(anyio_backend: Any) -> None:
+    """An unprivileged server reading a root-owned file: every cold page is paged in
+    off the loop (a lying mincore used to send them to an inline copy)."""
+    name, options = anyio_backend
+    _nobody.require("uvloop" if options.get("use_uvloop") else name)
+    with _nobody.folder() as shared:
+        path = shared / "cold.bin"
+        write_cold(path, os.urandom(64 * PAGE))
+        path.chmod(0o644)
+        if believed_resident_now(path):
+            pytest.skip("the temp folder keeps pages cached after POSIX_FADV_DONTNEED (tmpfs?)")
+        assert _nobody.call(_cold_reads_on_the_loop, path, backend=anyio_backend) == (
+            65534,
+            0,
+            True,
+        )
+
+
+def believed_resident_now(path: Path) -> bool:
+    with MemoryMappedFile.open_ro(path) as mm:
+        return believed_resident(mm, 0, PAGE)

@@ -92,7 +92,7 @@ async def share_sync_async(mapping: Mapping, span: tuple[int, int] | None) -> No
         FlushFailedError: The sync this call waited for failed.
     """
     mapping._check_open()
-    loop = _running_loop()
+    loop = running_loop()
     rounds = mapping._flushes
     round_, waiter = rounds.join(span, loop.key, loop.make_waiter)
     if rounds.needs_driver() and _start_worker(Committer, mapping, loop) is None:
@@ -165,7 +165,7 @@ def page_in_async(mapping: Mapping, offset: int, length: int) -> Awaitable[objec
     coroutine frame fewer. A cancelled reader stops waiting; its range is still
     brought in with its group.
     """
-    loop = _running_loop()
+    loop = running_loop()
     pager: Pager | None = mapping._helper(Pager)
     waiter = pager.add(offset, length, loop.key, loop.make_waiter) if pager else None
     if waiter is None:  # no pager yet, or it ended
@@ -253,13 +253,19 @@ class Loop:
 _last: Loop | None = None  # most programs run one loop: its Loop is kept
 
 
-def _running_loop() -> Loop:
+def running_loop() -> Loop:
+    """The running event loop (asyncio, uvloop or trio).
+
+    Raises:
+        RuntimeError: No event loop runs in this thread.
+    """
     global _last
     asyncio = sys.modules.get("asyncio")  # not imported here: it costs 25-40 ms
     loop = None if asyncio is None else asyncio.events._get_running_loop()
     if loop is None:
-        import trio  # anyio's other backend
-
+        trio = sys.modules.get("trio")  # anyio's other backend, loaded if it runs
+        if trio is None:
+            raise RuntimeError("no event loop runs in this thread")
         loop = trio.lowlevel.current_trio_token()
         if _last is None or _last.key is not loop:
             _last = Loop(loop, functools.partial(TrioGate, loop), loop.run_sync_soon)

@@ -334,9 +334,12 @@ def test_watch_fails_without_a_path_or_with_the_path_gone(path: Path) -> None:
 _NO_EXTRA = """
 import sys
 sys.modules["watchfiles"] = None  # as if the extra were not installed
+import anyio
 from mmap_io import MemoryMappedFile, WatchFailedError
 mm = MemoryMappedFile.create_rw(sys.argv[1], 4096)
-for start in (lambda: mm.watch(print), mm.watch_async):
+async def stream():
+    await mm.watch_async()
+for start in (lambda: mm.watch(print), lambda: anyio.run(stream)):
     try:
         start()
     except WatchFailedError as error:

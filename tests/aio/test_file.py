@@ -12,7 +12,6 @@ from conftest import dirty_kib, gather_async, linux_only, smaps_field
 from mmap_io import (
     FlushPolicy,
     InvalidModeError,
-    MemoryMappedFile,
     OutOfBoundsError,
     ResizeFailedError,
     aio,
@@ -29,7 +28,7 @@ async def test_update_region_async_is_durable_on_return(path: Path) -> None:
     await mm.update_region_async(PAGE, b"durable")
     assert mm.pending_bytes == 0
     assert dirty_kib(mm.address) == 0
-    with MemoryMappedFile.open_ro(path) as fresh:
+    async with aio.open_ro(path) as fresh:
         assert fresh.read_bytes(PAGE, 7) == b"durable"
     await mm.aclose()
 
@@ -48,8 +47,10 @@ async def test_update_region_async_checks_mode_and_range(path: Path) -> None:
 
 
 @linux_only
+@pytest.mark.default_policy_only("needs pages left dirty by writes no policy flushed")
 async def test_flush_async_cleans_every_dirty_page(path: Path) -> None:
     mm = await aio.create_rw(path, 32 * PAGE)
+    await mm.touch_pages_async()  # resident: the sync write below faults nothing
     mm.update_region(0, b"\x01" * (32 * PAGE))
     assert mm.pending_bytes == 32 * PAGE
     await mm.flush_async()
@@ -58,8 +59,10 @@ async def test_flush_async_cleans_every_dirty_page(path: Path) -> None:
 
 
 @linux_only
+@pytest.mark.default_policy_only("needs pages left dirty by writes no policy flushed")
 async def test_flush_range_async_cleans_only_its_pages(path: Path) -> None:
     mm = await aio.create_rw(path, 4 * PAGE)
+    await mm.touch_pages_async()  # resident: the sync write below faults nothing
     mm.update_region(0, b"\x02" * (4 * PAGE))
     await mm.flush_range_async(PAGE, PAGE)
     assert dirty_kib(mm.address) == 3 * PAGE // 1024
@@ -77,7 +80,7 @@ async def test_concurrent_durable_writers_share_syncs(path: Path) -> None:
     )
     assert mm.pending_bytes == 0
     assert 1 <= mm.sync_count < writers // 4  # group commit: a handful of syncs, not 64
-    with MemoryMappedFile.open_ro(path) as fresh:
+    async with aio.open_ro(path) as fresh:
         assert [fresh.read_bytes(i * PAGE, 4) for i in range(writers)] == [
             b"w%03d" % i for i in range(writers)
         ]
@@ -86,7 +89,8 @@ async def test_concurrent_durable_writers_share_syncs(path: Path) -> None:
 
 async def test_resize_async_grows_and_shrinks(path: Path) -> None:
     mm = await aio.create_rw(path, 100)
-    mm.update_region(0, b"r" * 100)
+    await mm.touch_pages_async()  # resident: the sync write below faults nothing
+    await mm.update_region_async(0, b"r" * 100)
     await mm.resize_async(PAGE)
     assert len(mm) == PAGE and path.stat().st_size == PAGE
     assert mm.read_bytes(0, 101) == b"r" * 100 + b"\0"
@@ -135,7 +139,8 @@ async def test_lock_async_keeps_pages_in_memory_until_unlocked(path: Path) -> No
 
 async def test_sync_all_async(path: Path) -> None:
     mm = await aio.create_rw(path, PAGE)
-    mm.update_region(0, b"all")
+    await mm.touch_pages_async()  # resident: the sync write below faults nothing
+    await mm.update_region_async(0, b"all")
     await mm.sync_all_async()
     assert mm.pending_bytes == 0
     await mm.aclose()
@@ -143,7 +148,8 @@ async def test_sync_all_async(path: Path) -> None:
 
 async def test_aclose_is_idempotent_and_never_waits_for_views(path: Path) -> None:
     mm = await aio.create_rw(path, PAGE)
-    mm.update_region(0, b"viewed")
+    await mm.touch_pages_async()  # resident: the sync write below faults nothing
+    await mm.update_region_async(0, b"viewed")
     view = mm.as_slice(0, 6)
     await mm.aclose()
     assert mm.closed and view == b"viewed"  # the view keeps its memory
@@ -156,6 +162,7 @@ async def test_aclose_is_idempotent_and_never_waits_for_views(path: Path) -> Non
 async def test_copy_on_write_flush_async_touches_nothing(path: Path) -> None:
     path.write_bytes(b"keep")
     mm = await aio.open_cow(path)
+    await mm.touch_pages_async()  # resident: the sync write below faults nothing
     mm.update_region(0, b"lose")
     await mm.flush_async()
     with pytest.raises(InvalidModeError):
@@ -181,7 +188,7 @@ async def test_flushes_from_threads_and_tasks_mix(path: Path) -> None:
         thread.join()
     await mm.flush_async()
     assert mm.pending_bytes == 0
-    with MemoryMappedFile.open_ro(path) as fresh:
+    async with aio.open_ro(path) as fresh:
         assert fresh.read_bytes(8 * PAGE, 20) == b"a" * 20
         assert fresh.read_bytes(0, 20) == b"t" * 20
     await mm.aclose()

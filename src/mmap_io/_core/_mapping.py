@@ -382,7 +382,7 @@ class Mapping(Region):
 
     def _flush_if_pending(self) -> None:
         if self._has_pending():
-            _flush.flush_now(self)
+            _flush.share_sync(self, None)
 
     def _prefetch_now(self, offset: int, length: int) -> None:
         """Start reading a file range into the page cache; returns without waiting."""

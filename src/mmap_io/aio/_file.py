@@ -281,18 +281,21 @@ class AsyncFileOps(Mapping):
     def watch_async(  # async-only
         self, *, poll_interval: float | None = None, poll_range: tuple[int, int] | None = None
     ) -> WatchStream:
-        """Start watching the file now; iterate the result with `async for`.
+        """Start watching the file; iterate the result with `async for`.
 
         Reports what `watch()` reports (see there, also for the poll options), on
-        asyncio, uvloop and trio. The OS watch starts when this is called, so a
-        change made before the first iteration is not missed.
+        asyncio, uvloop and trio. The OS watch is set up in a thread of its own from
+        this call on (it opens files, which the loop must not wait for); awaiting the
+        stream, `async with` on it, or its first iteration waits until it is in place
+        and raises any failure to start. Changes from then on are never missed.
 
         Raises:
-            WatchFailedError: As for `watch()`: watchfiles missing, no path, path gone,
-                or the OS refused a watch.
+            WatchFailedError: When awaited, entered or first iterated: watchfiles
+                missing, no path, path gone, or the OS refused a watch.
 
         Example:
-            >>> async for event in mm.watch_async():
+            >>> events = await mm.watch_async()  # in place: nothing from here is missed
+            >>> async for event in events:
             ...     if event.kind is ChangeKind.REMOVED:
             ...         print("gone; the mapping still shows the old bytes")
         """
