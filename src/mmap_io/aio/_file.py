@@ -23,12 +23,14 @@ from .._pairs import (
 )
 
 # isort: off
-from typing import Self  # async-only
+from typing import TYPE_CHECKING, Self  # async-only
 from .._core._args import writable_byte_view  # async-only
 from .._core._residency import is_resident  # async-only
 from .._pairs import LARGE_COPY, fits, page_in_async  # async-only
-from ._watch import WatchStream  # async-only
 # isort: on
+
+if TYPE_CHECKING:  # async-only
+    from ._watch import WatchStream
 
 
 class AsyncFileOps(Mapping):
@@ -299,4 +301,6 @@ class AsyncFileOps(Mapping):
             ...     if event.kind is ChangeKind.REMOVED:
             ...         print("gone; the mapping still shows the old bytes")
         """
+        from ._watch import WatchStream  # on first use: most users never watch
+
         return WatchStream.start(self, poll_interval, poll_range)

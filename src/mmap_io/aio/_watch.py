@@ -13,14 +13,12 @@ from collections.abc import Callable, Generator
 from functools import partial
 from typing import TYPE_CHECKING, Any, Self, final
 
-import anyio
-import anyio.lowlevel
-import anyio.to_thread
-
 from .._core._mapping import Mapping
-from .._pairs import LoopWaiter, run_blocking_async, running_loop
+from .._pairs import LoopWaiter, let_others_run_async, run_blocking_async, running_loop
 
 if TYPE_CHECKING:
+    import anyio
+
     from .._core._changes import ChangeEvent
     from .._core._watch import FileWatch
 
@@ -82,6 +80,8 @@ class WatchStream:
                 REMOVED event) or the mapping closed.
             WatchFailedError: The OS watch broke.
         """
+        import anyio.to_thread  # with watching, not with mmap_io: see _pairs.py
+
         watch = await self._started()
         if watch.stopping:
             raise StopAsyncIteration
@@ -108,7 +108,7 @@ class WatchStream:
     async def aclose(self) -> None:
         """Stop the stream and release the OS watch. Closing twice is allowed."""
         self._close()
-        await anyio.lowlevel.checkpoint()
+        await let_others_run_async()
 
     async def __aenter__(self) -> Self:
         """Return the stream itself, once its OS watch is in place.
