@@ -181,3 +181,11 @@ async def test_start_failures_raise_once_the_watch_is_awaited(path: Path) -> Non
             async for _ in mm.watch_async():
                 pass
         assert _released(mm)
+
+
+async def test_a_low_latency_stream_delivers(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    async with aio.open_ro(path) as mm, mm.watch_async(latency=0.001) as events:
+        os.truncate(path, 2 * PAGE)
+        event = await _next(events)
+        assert (event.kind, event.offset, event.length) == (ChangeKind.MODIFIED, PAGE, PAGE)

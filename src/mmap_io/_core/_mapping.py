@@ -312,6 +312,7 @@ class Mapping(Region):
         *,
         poll_interval: float | None = None,
         poll_range: tuple[int, int] | None = None,
+        latency: float | None = None,
     ) -> WatchHandle:
         """Call `callback(event)` on a background thread for each change to the file.
 
@@ -328,6 +329,10 @@ class Mapping(Region):
                 threading.excepthook and the watch goes on.
             poll_interval: Seconds between polls, or None to rely on the OS alone.
             poll_range: The bytes to compare at each poll (needs poll_interval).
+            latency: How often, in seconds (0.001 to 1), the watch looks for the OS's
+                notifications: events arrive one to two of these after the change.
+                The default, 0.005, wakes an idle watch 200 times a second; 0.001
+                brings events in 1-2 ms for five times the wake-ups (see README).
 
         Returns:
             A WatchHandle: `stop()`, `is_active()`, and a context manager.
@@ -343,7 +348,7 @@ class Mapping(Region):
 
         if not callable(callback):
             raise type_error(f"callback must be callable, not {type(callback).__name__}")
-        return WatchHandle(FileWatch(self, poll_interval, poll_range), callback)
+        return WatchHandle(FileWatch(self, poll_interval, poll_range, latency), callback)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self._mm)} bytes"

@@ -281,11 +281,16 @@ class AsyncFileOps(Mapping):
         return self.as_slice(off, n)
 
     def watch_async(  # async-only
-        self, *, poll_interval: float | None = None, poll_range: tuple[int, int] | None = None
+        self,
+        *,
+        poll_interval: float | None = None,
+        poll_range: tuple[int, int] | None = None,
+        latency: float | None = None,
     ) -> WatchStream:
         """Start watching the file; iterate the result with `async for`.
 
-        Reports what `watch()` reports (see there, also for the poll options), on
+        Reports what `watch()` reports (see there, also for the poll and latency
+        options), on
         asyncio, uvloop and trio. The OS watch is set up in a thread of its own from
         this call on (it opens files, which the loop must not wait for); awaiting the
         stream, `async with` on it, or its first iteration waits until it is in place
@@ -303,4 +308,4 @@ class AsyncFileOps(Mapping):
         """
         from ._watch import WatchStream  # on first use: most users never watch
 
-        return WatchStream.start(self, poll_interval, poll_range)
+        return WatchStream.start(self, poll_interval, poll_range, latency)

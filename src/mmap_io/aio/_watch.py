@@ -47,9 +47,11 @@ class WatchStream:
         self._limiter: anyio.CapacityLimiter | None = None
 
     @classmethod
-    def start(cls, mapping: Mapping, poll_interval: object, poll_range: object) -> Self:
+    def start(
+        cls, mapping: Mapping, poll_interval: object, poll_range: object, latency: object
+    ) -> Self:
         """Start setting up the OS watch of `mapping`'s file now, off the loop."""
-        return cls(_Start(partial(_make_watch, mapping, poll_interval, poll_range)))
+        return cls(_Start(partial(_make_watch, mapping, poll_interval, poll_range, latency)))
 
     async def _started(self) -> FileWatch:
         if self._watch is None:
@@ -183,7 +185,9 @@ class _Start:
             self._watch.stop()
 
 
-def _make_watch(mapping: Mapping, poll_interval: object, poll_range: object) -> FileWatch:
+def _make_watch(
+    mapping: Mapping, poll_interval: object, poll_range: object, latency: object
+) -> FileWatch:
     from .._core._watch import FileWatch  # on first use: most users never watch
 
-    return FileWatch(mapping, poll_interval, poll_range)
+    return FileWatch(mapping, poll_interval, poll_range, latency)
