@@ -211,9 +211,7 @@ async def test_without_a_free_slot_a_worker_thread_leads_the_round(path: Path) -
                 group.start_soon(hold_the_only_slot)
                 await taken.wait()
                 group.start_soon(mm.update_region_async, 0, b"led")
-                with anyio.fail_after(5):
-                    while mm._flushes.waiting() < 1:  # joined, and waiting for a slot
-                        await anyio.sleep(0.001)
+                await RoundsHeld.joined(mm, 1)  # joined, and waiting for a slot
                 assert mm.sync_count == 0 and _committers() == 0
                 release.set()
             assert mm.sync_count == 1 and _committers() == 0

@@ -72,14 +72,14 @@ async def test_flush_range_async_cleans_only_its_pages(path: Path) -> None:
     await mm.aclose()
 
 
-async def test_concurrent_durable_writers_share_syncs(path: Path) -> None:
+async def test_concurrent_durable_writers_all_land(path: Path) -> None:
+    """(That they share syncs is shown with held rounds in test_committer.py.)"""
     writers = 64
     mm = await aio.create_rw(path, writers * PAGE)
     await gather_async(
         *(partial(mm.update_region_async, i * PAGE, b"w%03d" % i) for i in range(writers))
     )
     assert mm.pending_bytes == 0
-    assert 1 <= mm.sync_count < writers // 4  # group commit: a handful of syncs, not 64
     async with aio.open_ro(path) as fresh:
         assert [fresh.read_bytes(i * PAGE, 4) for i in range(writers)] == [
             b"w%03d" % i for i in range(writers)

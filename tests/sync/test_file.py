@@ -72,12 +72,12 @@ def test_flush_range_async_cleans_only_its_pages(path: Path) -> None:
     mm.close()
 
 
-def test_concurrent_durable_writers_share_syncs(path: Path) -> None:
+def test_concurrent_durable_writers_all_land(path: Path) -> None:
+    """(That they share syncs is shown with held rounds in test_committer.py.)"""
     writers = 64
     mm = sync.create_rw(path, writers * PAGE)
     gather(*(partial(mm.update_region_durable, i * PAGE, b"w%03d" % i) for i in range(writers)))
     assert mm.pending_bytes == 0
-    assert 1 <= mm.sync_count < writers // 4  # group commit: a handful of syncs, not 64
     with sync.open_ro(path) as fresh:
         assert [fresh.read_bytes(i * PAGE, 4) for i in range(writers)] == [
             b"w%03d" % i for i in range(writers)
