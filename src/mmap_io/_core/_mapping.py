@@ -8,10 +8,11 @@ them directly. That is why the blocking work has names ending in `_now`.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Self
 
-from . import _flush, _os, _paging
+from . import _flush, _lifetime, _os, _paging
 from ._args import StrPath, as_index, check_path, check_range, check_size
 from ._builder import MmapBuilder, check_options
 from ._enums import MmapMode, TouchHint
@@ -38,18 +39,6 @@ if TYPE_CHECKING:
     from ._watch import WatchHandle
 
 
-class Helper(Protocol):
-    """Something that works for a mapping and must stop when it closes: the flush
-    timer, a watch, the async layer's pager and committer threads."""
-
-    def stop(self) -> None:
-        """Stop; called by close, from any thread, with no lock held. It may wait only
-        for a thread that runs no user code (a watch callback may wait for anything)."""
-
-    def resized(self) -> None:
-        """The mapping itself just resized the file (state lock held)."""
-
-
 class Mapping(Region):
     """A file mapped into memory. The public class is `mmap_io.MemoryMappedFile`."""
 
@@ -59,6 +48,7 @@ class Mapping(Region):
         "_fileno",
         "_flushes",
         "_helpers",
+        "_helpers_lock",
         "_huge_pages",
         "_mode",
         "_policy",
@@ -90,7 +80,10 @@ class Mapping(Region):
         self._created = created
         self._sync_count = 0
         self._flushes = Rounds()
-        self._helpers: dict[object, Helper] = {}  # stopped at close
+        self._helpers: dict[object, _lifetime.Helper] = {}  # stopped at close
+        # Guards _helpers alone and is never held while taking another lock: the event
+        # loop starts workers, and must not wait behind a resize holding the state lock.
+        self._helpers_lock = threading.Lock()
         self._probe: Any = None  # how async reads learn residency (_residency.py)
         mm = map_whole_file(file, mode, path, created)
         super().__init__(mm)
@@ -360,24 +353,30 @@ class Mapping(Region):
         """The helper registered under `key`, or None."""
         return self._helpers.get(key)
 
-    def _add_helper(self, key: object, helper: Helper) -> bool:
-        """Register a helper, which close will stop; False (and not added) once closed."""
-        with self._state:
+    def _add_helper(self, key: object, helper: _lifetime.Helper) -> bool:
+        """Register a helper, which close will stop; False (and not added) once closed.
+
+        Close marks the mapping closed before it takes the helpers under the same lock,
+        so a helper is either refused here or stopped by that close.
+        """
+        with self._helpers_lock:
             if self._closed:
                 return False
             self._helpers[key] = helper
             return True
 
-    def _drop_helper(self, key: object, helper: Helper) -> None:
+    def _drop_helper(self, key: object, helper: _lifetime.Helper) -> None:
         """Unregister a helper that ended by itself (if it is still the one registered)."""
-        if self._helpers.get(key) is helper:
-            self._helpers.pop(key, None)
+        with self._helpers_lock:
+            if self._helpers.get(key) is helper:
+                del self._helpers[key]
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's helper threads are not inherited (their locks
         may be held for ever), so they are forgotten, and the flush rounds start over."""
         super()._after_fork()
         self._helpers = {}
+        self._helpers_lock = threading.Lock()
         self._flushes = Rounds()
 
     # -- flushing (the work itself is in _flush.py) ------------------------------
@@ -436,7 +435,8 @@ class Mapping(Region):
                 file.seek(0)
             else:
                 file.close()
-            helpers, self._helpers = self._helpers, {}
+            with self._helpers_lock:
+                helpers, self._helpers = self._helpers, {}
         for helper in helpers.values():
             helper.stop()
         if failure is not None:
