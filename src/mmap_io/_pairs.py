@@ -15,17 +15,30 @@ import functools
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, TypeVarTuple, Unpack, cast
-
-import anyio
-import anyio.lowlevel
-import anyio.to_thread
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    TypeVarTuple,
+    Unpack,
+    cast,
+)
 
 from ._core import _flush, _paging
 from ._core._args import byte_view
 from ._core._mapping import Mapping
 from ._core._residency import is_resident
 from ._core._workers import Committer, Pager, Worker
+
+if TYPE_CHECKING:
+    import anyio
+    import anyio.lowlevel
+
+# anyio is imported on first use, not with mmap_io: `import anyio` alone costs as
+# much as the rest of the library, and sync users never need it.
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -35,7 +48,7 @@ W = TypeVar("W", bound=Worker)
 # Worker threads the library may use at once per event loop, separate from anyio's
 # default limiter (40 tokens shared by every to_thread user in the process).
 DEFAULT_OFFLOAD_THREADS = 32
-_limiter: anyio.lowlevel.RunVar[anyio.CapacityLimiter] = anyio.lowlevel.RunVar("mmap_io_limiter")
+_limiter: anyio.lowlevel.RunVar[anyio.CapacityLimiter] | None = None  # one per event loop
 
 
 def offload_limiter() -> anyio.CapacityLimiter:
@@ -43,6 +56,11 @@ def offload_limiter() -> anyio.CapacityLimiter:
 
     Raise or lower `.total_tokens` to tune it; it is created on first use in each loop.
     """
+    global _limiter
+    import anyio.lowlevel
+
+    if _limiter is None:
+        _limiter = anyio.lowlevel.RunVar("mmap_io_limiter")
     try:
         return _limiter.get()
     except LookupError:
@@ -56,6 +74,8 @@ def offload_limiter() -> anyio.CapacityLimiter:
 
 async def run_blocking_async(fn: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:
     """Run a blocking call in a worker thread; a cancelled caller still waits for it to end."""
+    import anyio.to_thread
+
     return await anyio.to_thread.run_sync(fn, *args, limiter=offload_limiter())
 
 
@@ -66,6 +86,8 @@ def run_blocking(fn: Callable[[Unpack[Ts]], T], *args: *Ts) -> T:
 
 async def let_others_run_async() -> None:
     """Yield to the other tasks that are ready to run in this event loop."""
+    import anyio.lowlevel
+
     await anyio.lowlevel.checkpoint()
 
 
@@ -74,10 +96,14 @@ def let_others_run() -> None:
     time.sleep(0)
 
 
-# A scope that cancellation cannot enter (trio's and anyio's convention for closing),
-# and its sync twin, which has nothing to keep out.
-AsyncShield = functools.partial(anyio.CancelScope, shield=True)
-Shield = contextlib.nullcontext
+def AsyncShield() -> anyio.CancelScope:
+    """A scope that cancellation cannot enter (anyio's and trio's convention for closing)."""
+    import anyio
+
+    return anyio.CancelScope(shield=True)
+
+
+Shield = contextlib.nullcontext  # the sync twin: there is no cancellation to keep out
 
 
 # -- durable writes ----------------------------------------------------------------
@@ -92,7 +118,7 @@ async def share_sync_async(mapping: Mapping, span: tuple[int, int] | None) -> No
         FlushFailedError: The sync this call waited for failed.
     """
     mapping._check_open()
-    loop = _running_loop()
+    loop = running_loop()
     rounds = mapping._flushes
     round_, waiter = rounds.join(span, loop.key, loop.make_waiter)
     if rounds.needs_driver() and _start_worker(Committer, mapping, loop) is None:
@@ -165,7 +191,7 @@ def page_in_async(mapping: Mapping, offset: int, length: int) -> Awaitable[objec
     coroutine frame fewer. A cancelled reader stops waiting; its range is still
     brought in with its group.
     """
-    loop = _running_loop()
+    loop = running_loop()
     pager: Pager | None = mapping._helper(Pager)
     waiter = pager.add(offset, length, loop.key, loop.make_waiter) if pager else None
     if waiter is None:  # no pager yet, or it ended
@@ -253,13 +279,19 @@ class Loop:
 _last: Loop | None = None  # most programs run one loop: its Loop is kept
 
 
-def _running_loop() -> Loop:
+def running_loop() -> Loop:
+    """The running event loop (asyncio, uvloop or trio).
+
+    Raises:
+        RuntimeError: No event loop runs in this thread.
+    """
     global _last
     asyncio = sys.modules.get("asyncio")  # not imported here: it costs 25-40 ms
     loop = None if asyncio is None else asyncio.events._get_running_loop()
     if loop is None:
-        import trio  # anyio's other backend
-
+        trio = sys.modules.get("trio")  # anyio's other backend, loaded if it runs
+        if trio is None:
+            raise RuntimeError("no event loop runs in this thread")
         loop = trio.lowlevel.current_trio_token()
         if _last is None or _last.key is not loop:
             _last = Loop(loop, functools.partial(TrioGate, loop), loop.run_sync_soon)
@@ -271,6 +303,8 @@ def _running_loop() -> Loop:
 def _start_worker(cls: type[W], mapping: Mapping, loop: Loop) -> W | None:
     """Start a pager or committer holding one token of the loop's limiter for its life;
     None when the library has no thread to spare."""
+    import anyio
+
     limiter, token = offload_limiter(), object()
     try:
         limiter.acquire_on_behalf_of_nowait(token)

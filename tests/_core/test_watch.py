@@ -308,7 +308,24 @@ def test_watch_checks_its_arguments(mm: MemoryMappedFile) -> None:
         mm.watch(print, poll_interval=1, poll_range=[0, 8])  # type: ignore[arg-type]
     with pytest.raises(OutOfBoundsError):
         mm.watch(print, poll_interval=1, poll_range=(4 * PAGE - 4, 8))
+    for bad_type in (True, "fast", b"1"):
+        with pytest.raises(TypeError):
+            mm.watch(print, latency=bad_type)  # type: ignore[arg-type]
+    for bad_value in (0, -0.001, 0.0005, 2, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            mm.watch(print, latency=bad_value)
     assert watch_threads() == []
+
+
+@pytest.mark.parametrize("latency", [0.001, 0.02])
+def test_every_latency_delivers_the_change(
+    mm: MemoryMappedFile, path: Path, latency: float
+) -> None:
+    seen = Recorder()
+    with mm.watch(seen, latency=latency):
+        os.truncate(path, 2 * PAGE)
+        event = seen.wait_for(lambda e: e.offset is not None)
+    assert (event.kind, event.offset, event.length) == (ChangeKind.MODIFIED, 2 * PAGE, 2 * PAGE)
 
 
 def test_watch_fails_without_a_path_or_with_the_path_gone(path: Path) -> None:
@@ -334,9 +351,12 @@ def test_watch_fails_without_a_path_or_with_the_path_gone(path: Path) -> None:
 _NO_EXTRA = """
 import sys
 sys.modules["watchfiles"] = None  # as if the extra were not installed
+import anyio
 from mmap_io import MemoryMappedFile, WatchFailedError
 mm = MemoryMappedFile.create_rw(sys.argv[1], 4096)
-for start in (lambda: mm.watch(print), mm.watch_async):
+async def stream():
+    await mm.watch_async()
+for start in (lambda: mm.watch(print), lambda: anyio.run(stream)):
     try:
         start()
     except WatchFailedError as error:

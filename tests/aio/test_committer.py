@@ -39,6 +39,7 @@ async def test_durable_writes_from_many_tasks_are_on_disk(path: Path) -> None:
             assert fresh.read_bytes(k * PAGE, 10) == bytes([k + 1]) * 10
 
 
+@pytest.mark.default_policy_only("counts the syncs and dirty pages of writes no policy flushed")
 async def test_tasks_that_arrive_during_a_sync_share_the_next_one(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -126,6 +127,7 @@ async def test_a_cancelled_caller_leaves_its_round_mates_waiting_for_the_sync(
 
 
 @linux_only
+@pytest.mark.default_policy_only("counts the syncs and dirty pages of writes no policy flushed")
 async def test_concurrent_flush_range_async_callers_share_a_round(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,11 +148,13 @@ async def test_concurrent_flush_range_async_callers_share_a_round(
 
 
 @linux_only
+@pytest.mark.default_policy_only("counts the syncs and dirty pages of writes no policy flushed")
 async def test_a_range_cut_short_by_a_resize_fails_no_one(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held = RoundsHeld(monkeypatch)
     async with aio.create_rw(path, 8 * PAGE) as mm:
+        await mm.touch_pages_async()  # resident: the sync write below faults nothing
         mm.update_region(0, b"x" * (8 * PAGE))
         async with anyio.create_task_group() as group:
             group.start_soon(mm.flush_range_async, 7 * PAGE, 1)
@@ -164,8 +168,10 @@ async def test_a_range_cut_short_by_a_resize_fails_no_one(
 
 
 @linux_only
+@pytest.mark.default_policy_only("counts the syncs and dirty pages of writes no policy flushed")
 async def test_flush_range_async_of_the_whole_mapping_is_a_flush(path: Path) -> None:
     async with aio.create_rw(path, 4 * PAGE) as mm:
+        await mm.touch_pages_async()  # resident: the sync write below faults nothing
         mm.update_region(0, b"y" * (4 * PAGE))
         await mm.flush_range_async(0, 2 * PAGE)
         assert mm.sync_count == 0 and mm.pending_bytes == 4 * PAGE
@@ -186,6 +192,7 @@ async def test_an_idle_committer_ends_and_the_next_caller_starts_another(path: P
         assert fresh.read_bytes(0, 6) == b"onetwo"
 
 
+@pytest.mark.default_policy_only("counts the syncs; a timer would add its own")
 async def test_without_a_free_slot_a_worker_thread_leads_the_round(path: Path) -> None:
     await no_workers_left()
     limiter = aio.offload_limiter()
@@ -204,9 +211,7 @@ async def test_without_a_free_slot_a_worker_thread_leads_the_round(path: Path) -
                 group.start_soon(hold_the_only_slot)
                 await taken.wait()
                 group.start_soon(mm.update_region_async, 0, b"led")
-                with anyio.fail_after(5):
-                    while mm._flushes.waiting() < 1:  # joined, and waiting for a slot
-                        await anyio.sleep(0.001)
+                await RoundsHeld.joined(mm, 1)  # joined, and waiting for a slot
                 assert mm.sync_count == 0 and _committers() == 0
                 release.set()
             assert mm.sync_count == 1 and _committers() == 0
@@ -257,6 +262,7 @@ async def test_flushing_a_copy_on_write_mapping_needs_no_committer(path: Path) -
     await no_workers_left()
     path.write_bytes(bytes(PAGE))
     async with aio.open_cow(path) as mm:
+        await mm.touch_pages_async()  # resident: the sync write below faults nothing
         mm.update_region(0, b"private")
         assert mm.pending_bytes == 7
         await mm.flush_async()

@@ -15,7 +15,8 @@ pytestmark = pytest.mark.anyio  # async-only
 async def test_constructors_return_a_mapping(path: Path) -> None:
     mm = await aio.create_rw(path, 64)
     assert isinstance(mm, MemoryMappedFile) and mm.mode is MmapMode.READ_WRITE
-    mm.update_region(0, b"made")
+    await mm.touch_pages_async()  # resident: the sync write below faults nothing
+    await mm.update_region_async(0, b"made")
     await mm.aclose()
     for opener, mode in (
         (aio.open_ro, MmapMode.READ_ONLY),
@@ -29,7 +30,8 @@ async def test_constructors_return_a_mapping(path: Path) -> None:
 
 async def test_constructors_work_as_context_managers(path: Path) -> None:
     async with aio.create_rw(path, 64) as mm:
-        mm.update_region(0, b"ctx")
+        await mm.touch_pages_async()  # resident: the sync write below faults nothing
+        await mm.update_region_async(0, b"ctx")
     assert mm.closed
     async with await aio.open_rw(path) as again:
         assert again.read_bytes(0, 3) == b"ctx"
@@ -57,7 +59,8 @@ async def test_manager_functions(path: Path, tmp_path: Path) -> None:
     mm = await aio.create_mmap_async(path, 32)
     await aio.update_region_async(mm, 0, b"managed")
     assert mm.pending_bytes == 0
-    mm.update_region(8, b"more")
+    await mm.touch_pages_async()  # resident: the sync write below faults nothing
+    await mm.update_region_async(8, b"more")
     await aio.flush_async(mm)
     assert mm.pending_bytes == 0
     await mm.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from mmap_io import FlushPolicy, MemoryMappedFile, MmapAdvice, aio
 
 pytestmark = pytest.mark.anyio
 PAGE = 4096
+
+
+def _timers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "mmap_io-flush-timer"}
 
 
 def _open_fds() -> set[str]:
@@ -36,13 +41,15 @@ async def test_async_with_yields_the_mapping_and_closes_it(path: Path) -> None:
 async def test_async_with_left_by_a_cancel_scope_still_closes_everything(path: Path) -> None:
     """The close is shielded: descriptor, memory, final flush and timer all go."""
     policy = FlushPolicy.every_millis(10_000)  # a timer that never ticks in this test
+    before = _timers()
     with anyio.move_on_after(0.01) as scope:
         async with aio.create_rw(path, PAGE, flush_policy=policy) as mm:
+            await mm.touch_pages_async()  # resident: the sync write below faults nothing
             mm.update_region(0, b"flushed at close")
             await anyio.sleep(10)
     assert scope.cancelled_caught and mm.closed
     assert str(path) not in _open_fds()
-    assert wait_for_threads_to_end("mmap_io-flush-timer") == []
+    assert wait_for_threads_to_end("mmap_io-flush-timer", besides=before) == []
     assert path.read_bytes()[:16] == b"flushed at close"  # the automatic policy's flush
 
 
@@ -71,11 +78,13 @@ async def test_a_cancelled_task_group_closes_its_mapping(path: Path) -> None:
 
 
 async def test_every_millis_flushes_off_the_loop_whoever_enters_and_leaves(path: Path) -> None:
+    before = _timers()
     mm = await aio.create_rw(path, PAGE, flush_policy=FlushPolicy.every_millis(5))
     entered = anyio.Event()
 
     async def enter() -> None:
         assert await mm.__aenter__() is mm
+        await mm.touch_pages_async()  # resident: the sync write below faults nothing
         mm.update_region(0, b"tick")
         with anyio.fail_after(5):
             while mm.sync_count == 0:  # the timer thread flushed it, off the loop
@@ -89,21 +98,23 @@ async def test_every_millis_flushes_off_the_loop_whoever_enters_and_leaves(path:
     async with anyio.create_task_group() as group:
         group.start_soon(enter)
         group.start_soon(leave)
-    assert mm.closed and wait_for_threads_to_end("mmap_io-flush-timer") == []
+    assert mm.closed and wait_for_threads_to_end("mmap_io-flush-timer", besides=before) == []
     assert path.read_bytes()[:4] == b"tick"
 
 
 async def test_nested_async_with_closes_at_the_first_exit_like_a_file(path: Path) -> None:
+    before = _timers()
     async with aio.create_rw(path, PAGE, flush_policy=FlushPolicy.every_millis(5)) as mm:
         async with mm as inner:
             assert inner is mm
         assert mm.closed  # the inner exit closed it; the outer exit closes nothing more
-    assert wait_for_threads_to_end("mmap_io-flush-timer") == []
+    assert wait_for_threads_to_end("mmap_io-flush-timer", besides=before) == []
 
 
 async def test_the_timer_flushes_atomic_writes_but_not_clean_views(path: Path) -> None:
     policy = FlushPolicy.every_millis(5)
     async with aio.create_rw(path, PAGE, flush_policy=policy) as mm:
+        await mm.touch_pages_async()  # resident: the sync write below faults nothing
         with mm.atomic_u64(0) as counter:
             await anyio.sleep(0.05)
             assert mm.sync_count == 0  # a live view that wrote nothing gives it no work

@@ -72,7 +72,7 @@ async def test_large_copies_in_and_out(path: Path) -> None:
         await mm.read_into_async(PAGE, buf)
         assert buf == data
         assert await mm.read_bytes_async(PAGE, size) == data
-    with MemoryMappedFile.open_ro(path) as fresh:
+    async with aio.open_ro(path) as fresh:
         assert fresh.read_bytes(PAGE, size) == data
 
 

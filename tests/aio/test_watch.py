@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from mmap_io import ChangeEvent, ChangeKind, MemoryMappedFile, WatchFailedError, WatchStream
+from mmap_io import ChangeEvent, ChangeKind, MemoryMappedFile, WatchFailedError, WatchStream, aio
 
 pytestmark = [
     pytest.mark.anyio,
@@ -45,7 +45,7 @@ async def _next(stream: WatchStream) -> ChangeEvent:
 
 async def test_a_write_from_another_process_arrives(path: Path) -> None:
     path.write_bytes(bytes(4 * PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
+    async with aio.open_ro(path) as mm:
         async with mm.watch_async() as events:
             code = "import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); "
             code += "os.write(fd, b'from afar'); os.fsync(fd)"
@@ -58,8 +58,8 @@ async def test_a_write_from_another_process_arrives(path: Path) -> None:
 
 async def test_size_changes_carry_their_region(path: Path) -> None:
     path.write_bytes(bytes(4 * PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
-        events = mm.watch_async()
+    async with aio.open_ro(path) as mm:
+        events = await mm.watch_async()  # in place once awaited
         os.truncate(path, PAGE)
         shrink = await _next(events)
         assert (shrink.offset, shrink.length, shrink.mapping_exceeds_file) == (PAGE, 3 * PAGE, True)
@@ -74,8 +74,8 @@ async def test_size_changes_carry_their_region(path: Path) -> None:
 
 async def test_deleting_the_file_ends_the_stream_after_removed(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
-        events = mm.watch_async()
+    async with aio.open_ro(path) as mm:
+        events = await mm.watch_async()  # in place once awaited
         os.remove(path)
         seen = []
         with anyio.fail_after(DEADLINE):
@@ -88,8 +88,8 @@ async def test_deleting_the_file_ends_the_stream_after_removed(path: Path) -> No
 
 async def test_an_editor_style_replace_is_reported(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
-        events = mm.watch_async()
+    async with aio.open_ro(path) as mm:
+        events = await mm.watch_async()  # in place once awaited
         swap = path.with_name("data.bin~")
         swap.write_bytes(b"edited")
         os.replace(swap, path)
@@ -100,7 +100,7 @@ async def test_an_editor_style_replace_is_reported(path: Path) -> None:
 
 async def test_cancellation_releases_the_watch(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
+    async with aio.open_ro(path) as mm:
         with anyio.move_on_after(0.05) as scope:
             async for _ in mm.watch_async():
                 pytest.fail("nothing changed")
@@ -110,8 +110,8 @@ async def test_cancellation_releases_the_watch(path: Path) -> None:
 
 async def test_break_releases_the_watch(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
-        stream = mm.watch_async()
+    async with aio.open_ro(path) as mm:
+        stream = await mm.watch_async()
         os.chmod(path, 0o600)
         with anyio.fail_after(DEADLINE):
             async for event in stream:
@@ -123,7 +123,7 @@ async def test_break_releases_the_watch(path: Path) -> None:
 
 async def test_closing_the_mapping_ends_a_waiting_stream(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
-    mm = MemoryMappedFile.open_ro(path)
+    mm = await aio.open_ro(path)
     ended = anyio.Event()
 
     async def consume() -> None:
@@ -142,14 +142,15 @@ async def test_closing_the_mapping_ends_a_waiting_stream(path: Path) -> None:
 
 async def test_streams_and_callbacks_all_fire_for_one_change(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
+    async with aio.open_ro(path) as mm:
         heard = threading.Event()
-        with mm.watch(lambda event: heard.set()):
-            first, second = mm.watch_async(), mm.watch_async()
-            os.truncate(path, 2 * PAGE)
-            assert (await _next(first)).offset == PAGE
-            assert (await _next(second)).offset == PAGE
-            assert heard.wait(DEADLINE)
+        handle = await anyio.to_thread.run_sync(mm.watch, lambda event: heard.set())
+        first, second = await mm.watch_async(), await mm.watch_async()
+        os.truncate(path, 2 * PAGE)
+        assert (await _next(first)).offset == PAGE
+        assert (await _next(second)).offset == PAGE
+        assert await anyio.to_thread.run_sync(heard.wait, DEADLINE)
+        await anyio.to_thread.run_sync(handle.stop)
         await first.aclose()
         await second.aclose()
         assert _released(mm)
@@ -157,17 +158,34 @@ async def test_streams_and_callbacks_all_fire_for_one_change(path: Path) -> None
 
 async def test_polling_in_a_stream_sees_another_mappings_writes(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
-    with MemoryMappedFile.open_ro(path) as mm, MemoryMappedFile.open_rw(path) as writer:
-        async with mm.watch_async(poll_interval=0.005, poll_range=(64, 8)) as events:
-            writer.update_region(64, (1).to_bytes(8, "little"))
-            event = await _next(events)
-            assert (event.kind, event.offset, event.length) == (ChangeKind.MODIFIED, 64, 1)
+    async with (
+        aio.open_ro(path) as mm,
+        aio.open_rw(path) as writer,
+        mm.watch_async(poll_interval=0.005, poll_range=(64, 8)) as events,
+    ):
+        await writer.update_region_async(64, (1).to_bytes(8, "little"))
+        event = await _next(events)
+        assert (event.kind, event.offset, event.length) == (ChangeKind.MODIFIED, 64, 1)
 
 
-async def test_start_failures_raise_at_the_call(path: Path) -> None:
+async def test_start_failures_raise_once_the_watch_is_awaited(path: Path) -> None:
     path.write_bytes(bytes(PAGE))
-    with MemoryMappedFile.open_ro(path) as mm:
+    async with aio.open_ro(path) as mm:
         os.remove(path)
         with pytest.raises(WatchFailedError):
-            mm.watch_async()
+            await mm.watch_async()
+        with pytest.raises(WatchFailedError):
+            async with mm.watch_async():
+                pass
+        with pytest.raises(WatchFailedError):
+            async for _ in mm.watch_async():
+                pass
         assert _released(mm)
+
+
+async def test_a_low_latency_stream_delivers(path: Path) -> None:
+    path.write_bytes(bytes(PAGE))
+    async with aio.open_ro(path) as mm, mm.watch_async(latency=0.001) as events:
+        os.truncate(path, 2 * PAGE)
+        event = await _next(events)
+        assert (event.kind, event.offset, event.length) == (ChangeKind.MODIFIED, PAGE, PAGE)

@@ -14,7 +14,8 @@ from mmap_io import MemoryMappedFile, MmapIoError, MmapMode, ResizeFailedError, 
 def test_constructors_return_a_mapping(path: Path) -> None:
     mm = sync.create_rw(path, 64)
     assert isinstance(mm, MemoryMappedFile) and mm.mode is MmapMode.READ_WRITE
-    mm.update_region(0, b"made")
+    mm.touch_pages()  # resident: the sync write below faults nothing
+    mm.update_region_durable(0, b"made")
     mm.close()
     for opener, mode in (
         (sync.open_ro, MmapMode.READ_ONLY),
@@ -28,7 +29,8 @@ def test_constructors_return_a_mapping(path: Path) -> None:
 
 def test_constructors_work_as_context_managers(path: Path) -> None:
     with sync.create_rw(path, 64) as mm:
-        mm.update_region(0, b"ctx")
+        mm.touch_pages()  # resident: the sync write below faults nothing
+        mm.update_region_durable(0, b"ctx")
     assert mm.closed
     with sync.open_rw(path) as again:
         assert again.read_bytes(0, 3) == b"ctx"
@@ -56,7 +58,8 @@ def test_manager_functions(path: Path, tmp_path: Path) -> None:
     mm = sync.create_mmap(path, 32)
     sync.update_region_durable(mm, 0, b"managed")
     assert mm.pending_bytes == 0
-    mm.update_region(8, b"more")
+    mm.touch_pages()  # resident: the sync write below faults nothing
+    mm.update_region_durable(8, b"more")
     sync.flush(mm)
     assert mm.pending_bytes == 0
     mm.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import os
 from typing import NamedTuple, final
@@ -11,7 +10,6 @@ from ._enums import ChangeKind
 
 
 @final
-@dataclasses.dataclass(frozen=True, slots=True)
 class ChangeEvent:
     """One change to a watched file.
 
@@ -39,12 +37,53 @@ class ChangeEvent:
         ...         shrink_or_reopen(event.file_size)  # before reading past it
     """
 
+    # A plain class, not a dataclass: importing dataclasses costs every user of the
+    # library a few milliseconds, and most never watch a file.
+    __slots__ = ("file_size", "kind", "length", "mapped_size", "offset")
+
     kind: ChangeKind
-    offset: int | None = None
-    length: int | None = None
-    _: dataclasses.KW_ONLY
-    file_size: int | None = dataclasses.field(default=None, compare=False)
-    mapped_size: int | None = dataclasses.field(default=None, compare=False)
+    offset: int | None
+    length: int | None
+    file_size: int | None
+    mapped_size: int | None
+
+    def __init__(
+        self,
+        kind: ChangeKind,
+        offset: int | None = None,
+        length: int | None = None,
+        *,
+        file_size: int | None = None,
+        mapped_size: int | None = None,
+    ) -> None:
+        for name, value in (
+            ("kind", kind),
+            ("offset", offset),
+            ("length", length),
+            ("file_size", file_size),
+            ("mapped_size", mapped_size),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        import dataclasses  # the error frozen dataclasses raise, as this was one
+
+        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        """Events compare by kind, offset and length; the sizes are context."""
+        if not isinstance(other, ChangeEvent):
+            return NotImplemented
+        return (self.kind, self.offset, self.length) == (other.kind, other.offset, other.length)
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.offset, self.length))
+
+    def __repr__(self) -> str:
+        return (
+            f"ChangeEvent(kind={self.kind!r}, offset={self.offset!r}, length={self.length!r}, "
+            f"file_size={self.file_size!r}, mapped_size={self.mapped_size!r})"
+        )
 
     @property
     def mapping_exceeds_file(self) -> bool:

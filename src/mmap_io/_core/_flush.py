@@ -43,30 +43,39 @@ class Host(Protocol):
 
 
 def maybe_flush(host: Host) -> None:
-    """Flush if the policy says a write has made it due (in the writing thread)."""
+    """Flush if the policy says a write has made it due (in the writing thread), sharing
+    the sync with anyone flushing at the same time."""
     policy = host._policy
     if policy.kind == "every_writes":
         due = policy.value > 0 and host._writes >= policy.value
     else:
         due = host._pending >= host._threshold
     if due:
-        flush_now(host)
+        share_sync(host, None)
 
 
 def flush_now(host: Host) -> None:
-    """msync the whole mapping; pending bytes counted before the sync are cleared."""
+    """msync the whole mapping; the bytes pending when it starts stop counting.
+
+    They are taken off the count as the sync starts (and given back if it fails), so
+    that two syncs running at once (a close's, say, beside a round's) never both take
+    the same bytes off.
+    """
     with host._state:
         host._check_open()
         host._settle_views()
-        taken = host._pending
+        taken, host._pending = host._pending, 0
         host._writes = 0
         host._written_cells = set()  # atomic cells written from now on count again
         pin = host._pinned()
     with pin:
         if host._mode is MmapMode.READ_WRITE:
-            _sync(host, pin, 0, pin.size)
+            try:
+                _sync(host, pin, 0, pin.size)
+            except BaseException:
+                host._pending += taken  # still not durable
+                raise
             host._sync_count += 1
-    host._pending -= taken
 
 
 def sync_ranges_now(host: Host, ranges: list[tuple[int, int]]) -> None:

@@ -24,6 +24,18 @@ class ForkAware(Protocol):
         """Called in a forked child (its only thread) for each live object."""
 
 
+class Helper(Protocol):
+    """Something that works for a mapping and must stop when it closes: the flush
+    timer, a watch, the async layer's pager and committer threads."""
+
+    def stop(self) -> None:
+        """Stop; called by close, from any thread, with no lock held. It may wait only
+        for a thread that runs no user code (a watch callback may wait for anything)."""
+
+    def resized(self) -> None:
+        """The mapping itself just resized the file (state lock held)."""
+
+
 _live: weakref.WeakSet[ForkAware] = weakref.WeakSet()
 
 

@@ -9,7 +9,6 @@ waits for the disk.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import mmap
 from typing import Any
@@ -49,6 +48,8 @@ def touch(region: Region, offset: object, length: object) -> None:
     `length` TO_END touches to the end of the mapping as it is when the call runs, so
     a resize meanwhile never makes it fail for a range the caller did not ask for.
     """
+    import ctypes  # on first use: it costs milliseconds to import
+
     with region._pinned() as pin:
         pages = _pages(pin, offset, length)
         if pages is None:
@@ -94,6 +95,8 @@ def finish_page_in(region: Region, ranges: list[tuple[int, int]]) -> None:
     Where the kernel allows, this and start_page_in are one syscall for the whole
     batch each, which also spares the worker a wait for the GIL after every range.
     """
+    import ctypes  # on first use: it costs milliseconds to import
+
     with region._pinned() as pin:
         base, spans = pin.address, _spans(pin, ranges)
         if not _os.populate_many(base, spans):
@@ -139,6 +142,8 @@ def advise(region: Region, offset: int, length: int, advice: MmapAdvice) -> None
 
 def copy_out(region: Region, offset: object, buf: Any) -> None:
     """Fill `buf` from the mapping with memmove, which releases the GIL during faults."""
+    import ctypes  # on first use: it costs milliseconds to import
+
     dest = writable_byte_view(buf)
     with region._pinned() as pin:
         off, n = check_range(offset, dest.nbytes, pin.size)
@@ -156,6 +161,8 @@ def copy_in(region: Region, offset: object, data: Any) -> None:
     Counts the write as pending without consulting the flush policy: callers make
     it durable themselves.
     """
+    import ctypes  # on first use: it costs milliseconds to import
+
     source = byte_view(data)
     region._check_writable()
     with region._pinned() as pin:

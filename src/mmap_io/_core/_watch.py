@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # nothing new, so a lone change arrives one to two steps after it happened. Its own
 # defaults (50 ms steps, 1600 ms debounce) suit reloading code, not data.
 STEP_MS = 5  # 5-10 ms latency; an idle watch wakes 200 times a second (well under 1% CPU)
+# The step can be chosen per watch (`latency=`, in seconds), within these bounds.
+STEP_RANGE_MS = (1, 1000)
 DEBOUNCE_MS = 50  # a directory that never goes quiet still yields a batch every 50 ms
 IDLE_TIMEOUT_MS = 1000  # without polling, wake once a second to notice a dropped mapping
 INSTALL_HINT = "pip install 'mmap-io[watch]'"
@@ -69,13 +71,18 @@ class FileWatch:
         "_path",
         "_probe",
         "_runner",
+        "_step_ms",
         "_stop",
         "_timeout_ms",
         "thread",
     )
 
     def __init__(
-        self, mapping: Watched, poll_interval: object = None, poll_range: object = None
+        self,
+        mapping: Watched,
+        poll_interval: object = None,
+        poll_range: object = None,
+        latency: object = None,
     ) -> None:
         """Start watching; the watch is registered with `mapping`, which stops it on close.
 
@@ -88,6 +95,7 @@ class FileWatch:
             raise WatchFailedError(
                 "cannot watch a mapping made by from_file without a path; pass path= to from_file"
             )
+        self._step_ms = _step(latency)
         self._timeout_ms, self._probe = _poll_settings(mapping, poll_interval, poll_range)
         notify_class = _load_backend(shown)
         self._path = os.path.realpath(os.fsdecode(shown))
@@ -153,7 +161,7 @@ class FileWatch:
             self._runner = threading.get_ident()
         try:
             while True:
-                raw = notify.watch(DEBOUNCE_MS, STEP_MS, self._timeout_ms, self._stop)
+                raw = notify.watch(DEBOUNCE_MS, self._step_ms, self._timeout_ms, self._stop)
                 if raw == "stop":
                     return None
                 if raw == "signal":  # only possible on the main thread, which never runs this
@@ -342,6 +350,18 @@ def _load_backend(shown: object) -> type[RustNotify]:
     except OSError as error:  # out of file descriptors while importing, say
         raise _start_failed(error, shown) from error
     return RustNotify
+
+
+def _step(latency: object) -> int:
+    """The OS watch's step in ms for a `latency=` option in seconds (None: STEP_MS)."""
+    if latency is None:
+        return STEP_MS
+    if isinstance(latency, bool) or not isinstance(latency, int | float):
+        raise type_error(f"latency must be a number of seconds, not {type(latency).__name__}")
+    low, high = STEP_RANGE_MS
+    if not low / 1000 <= latency <= high / 1000:
+        raise value_error(f"latency must be {low / 1000} to {high / 1000} seconds, not {latency}")
+    return round(latency * 1000)
 
 
 def _poll_settings(

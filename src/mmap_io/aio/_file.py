@@ -23,12 +23,14 @@ from .._pairs import (
 )
 
 # isort: off
-from typing import Self  # async-only
+from typing import TYPE_CHECKING, Self  # async-only
 from .._core._args import writable_byte_view  # async-only
 from .._core._residency import is_resident  # async-only
 from .._pairs import LARGE_COPY, fits, page_in_async  # async-only
-from ._watch import WatchStream  # async-only
 # isort: on
+
+if TYPE_CHECKING:  # async-only
+    from ._watch import WatchStream
 
 
 class AsyncFileOps(Mapping):
@@ -279,21 +281,31 @@ class AsyncFileOps(Mapping):
         return self.as_slice(off, n)
 
     def watch_async(  # async-only
-        self, *, poll_interval: float | None = None, poll_range: tuple[int, int] | None = None
+        self,
+        *,
+        poll_interval: float | None = None,
+        poll_range: tuple[int, int] | None = None,
+        latency: float | None = None,
     ) -> WatchStream:
-        """Start watching the file now; iterate the result with `async for`.
+        """Start watching the file; iterate the result with `async for`.
 
-        Reports what `watch()` reports (see there, also for the poll options), on
-        asyncio, uvloop and trio. The OS watch starts when this is called, so a
-        change made before the first iteration is not missed.
+        Reports what `watch()` reports (see there, also for the poll and latency
+        options), on
+        asyncio, uvloop and trio. The OS watch is set up in a thread of its own from
+        this call on (it opens files, which the loop must not wait for); awaiting the
+        stream, `async with` on it, or its first iteration waits until it is in place
+        and raises any failure to start. Changes from then on are never missed.
 
         Raises:
-            WatchFailedError: As for `watch()`: watchfiles missing, no path, path gone,
-                or the OS refused a watch.
+            WatchFailedError: When awaited, entered or first iterated: watchfiles
+                missing, no path, path gone, or the OS refused a watch.
 
         Example:
-            >>> async for event in mm.watch_async():
+            >>> events = await mm.watch_async()  # in place: nothing from here is missed
+            >>> async for event in events:
             ...     if event.kind is ChangeKind.REMOVED:
             ...         print("gone; the mapping still shows the old bytes")
         """
-        return WatchStream.start(self, poll_interval, poll_range)
+        from ._watch import WatchStream  # on first use: most users never watch
+
+        return WatchStream.start(self, poll_interval, poll_range, latency)

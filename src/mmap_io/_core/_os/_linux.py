@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import array
-import ctypes
 import errno
+import functools
 import mmap
 import os
 import sys
 import threading
+from typing import Any
 
 from .._enums import MmapMode
 from . import _posix
@@ -106,9 +107,15 @@ def _read_int(path: str) -> int:
 # (fallocate takes a 32-bit off_t on 32-bit builds); musl's fallocate is 64-bit already.
 # ctypes releases the GIL around the call: allocation may take long (tmpfs clears every
 # page it reserves), and other threads keep running meanwhile.
-_fallocate = getattr(_posix.libc, "fallocate64", None) or _posix.libc.fallocate
-_fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
-_fallocate.restype = ctypes.c_int
+@functools.cache
+def _fallocate() -> Any:
+    from ctypes import c_int, c_int64
+
+    libc = _posix.libc()
+    call = getattr(libc, "fallocate64", None) or libc.fallocate
+    return _posix.declare(call, c_int, c_int, c_int, c_int64, c_int64)
+
+
 # fallocate(2): the file system has no such operation (EOPNOTSUPP: some FUSE and network
 # file systems, for instance), or the kernel has none (ENOSYS, or a seccomp filter that
 # answers so). The caller then extends the file with holes instead.
@@ -133,7 +140,10 @@ def allocate(fileno: int, offset: int, length: int) -> bool:
     """
     if length <= 0:
         return True
-    while _fallocate(fileno, 0, offset, length) != 0:
+    call = _fallocate()
+    while call(fileno, 0, offset, length) != 0:
+        import ctypes
+
         code = ctypes.get_errno()
         if code in _CANNOT_ALLOCATE:
             return False
@@ -179,16 +189,18 @@ def populate_read(address: int, length: int) -> bool:
 
 
 # process_madvise(2) applies one advice to many ranges in one call (glibc 2.36+).
-_process_madvise = getattr(_posix.libc, "process_madvise", None)
-if _process_madvise is not None:
-    _process_madvise.argtypes = (
-        ctypes.c_int,
-        ctypes.c_void_p,  # struct iovec[]: (base, length) pairs of words
-        ctypes.c_size_t,
-        ctypes.c_int,
-        ctypes.c_uint,
-    )
-    _process_madvise.restype = ctypes.c_ssize_t
+@functools.cache
+def _process_madvise() -> Any:
+    """process_madvise(2), or None where glibc lacks it."""
+    from ctypes import c_int, c_size_t, c_ssize_t, c_uint, c_void_p
+
+    call = getattr(_posix.libc(), "process_madvise", None)
+    if call is None:
+        return None
+    # (pidfd, struct iovec[] as (base, length) pairs of words, count, advice, flags)
+    return _posix.declare(call, c_ssize_t, c_int, c_void_p, c_size_t, c_int, c_uint)
+
+
 # Advice process_madvise refused once (kernel too old, or not allowed): not asked again.
 _refused: set[int] = set()
 
@@ -212,8 +224,10 @@ def populate_many(address: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def _advise_many(address: int, spans: list[tuple[int, int]], advice: int) -> bool:
-    call = _process_madvise
-    if call is None or advice in _refused:
+    if advice in _refused:
+        return False
+    call = _process_madvise()
+    if call is None:
         return False
     try:
         pidfd = _own_pidfd()
@@ -232,6 +246,8 @@ def _advise_many(address: int, spans: list[tuple[int, int]], advice: int) -> boo
         # span lies inside it; these two advices read pages in and never change data.
         done = call(pidfd, pointer + 2 * vector.itemsize * first, count, advice, 0)
         if done != sum(vector[2 * first + 1 : 2 * (first + count) : 2]):
+            import ctypes
+
             if done < 0 and ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EPERM):
                 _refused.add(advice)
             return False

@@ -1,19 +1,24 @@
-"""libc calls shared by Linux and macOS, declared once through ctypes.
+"""libc calls shared by Linux and macOS, declared through ctypes on first use.
 
 ctypes releases the GIL around each foreign call, which is why msync and madvise go
 through here rather than through the stdlib mmap methods (those hold the GIL, so a
 slow msync in a worker thread would still stall the event loop). mincore, which never
-waits for the disk, is the one call made with the GIL held.
+waits for the disk, is the one call made with the GIL held. ctypes is imported when
+the first call is made, not with mmap_io: it costs a few milliseconds to load.
 """
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import os
 import sys
 import threading
+from typing import TYPE_CHECKING, Any
 
 from .._enums import MmapAdvice
+
+if TYPE_CHECKING:
+    import ctypes
 
 assert sys.platform != "win32"
 
@@ -26,36 +31,51 @@ ADVICE = {
     MmapAdvice.DONT_NEED: 4,
 }
 
-# dlopen(NULL): the C library is already loaded into the interpreter, so there is no
-# need for ctypes.util.find_library, which runs a subprocess (ldconfig) on Linux.
-libc = ctypes.CDLL(None, use_errno=True)
 
-_msync = libc.msync
-_msync.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-_msync.restype = ctypes.c_int
+@functools.cache
+def libc() -> ctypes.CDLL:
+    """The C library, by dlopen(NULL): it is already loaded into the interpreter, so there
+    is no need for ctypes.util.find_library, which runs a subprocess (ldconfig)."""
+    import ctypes
 
-_madvise = libc.madvise
-_madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-_madvise.restype = ctypes.c_int
+    return ctypes.CDLL(None, use_errno=True)
 
-# mincore reads page-table and page-cache state: it never waits for the disk and takes
-# a microsecond or two. Called with the GIL held (PyDLL), it spares the event loop,
-# which asks it before async reads, a GIL round trip with the pager thread each time.
-_mincore = ctypes.PyDLL(None, use_errno=True).mincore
-_mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
-_mincore.restype = ctypes.c_int
 
-_mlock = libc.mlock
-_mlock.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-_mlock.restype = ctypes.c_int
+def declare(function: Any, restype: Any, *argtypes: Any) -> Any:
+    """Give a foreign function its prototype, and return it."""
+    function.argtypes = argtypes
+    function.restype = restype
+    return function
 
-_munlock = libc.munlock
-_munlock.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-_munlock.restype = ctypes.c_int
+
+class _Calls:
+    """The prototypes of the calls below, made once, on first use."""
+
+    def __init__(self) -> None:
+        import ctypes
+        from ctypes import c_char_p, c_int, c_size_t, c_void_p
+
+        self.msync = declare(libc().msync, c_int, c_void_p, c_size_t, c_int)
+        self.madvise = declare(libc().madvise, c_int, c_void_p, c_size_t, c_int)
+        # mincore reads page-table and page-cache state: it never waits for the disk and
+        # takes a microsecond or two. Called with the GIL held (PyDLL), it spares the
+        # event loop, which asks it before async reads, a GIL round trip with the pager.
+        pydll = ctypes.PyDLL(None, use_errno=True)
+        self.mincore = declare(pydll.mincore, c_int, c_void_p, c_size_t, c_char_p)
+        self.mlock = declare(libc().mlock, c_int, c_void_p, c_size_t)
+        self.munlock = declare(libc().munlock, c_int, c_void_p, c_size_t)
+        self.buffer = ctypes.create_string_buffer
+
+
+@functools.cache
+def _calls() -> _Calls:
+    return _Calls()
 
 
 def _check(result: int, what: str) -> None:
     if result != 0:
+        import ctypes
+
         code = ctypes.get_errno()
         raise OSError(code, f"{what}: {os.strerror(code)}")
 
@@ -63,7 +83,7 @@ def _check(result: int, what: str) -> None:
 def msync(address: int, length: int, flags: int) -> None:
     # Safety: the core passes a page-aligned range inside a live mapping and holds the
     # mapping's state lock, so the range cannot be unmapped during the call.
-    _check(_msync(address, length, flags), "msync")
+    _check(_calls().msync(address, length, flags), "msync")
 
 
 def advise(address: int, length: int, advice: MmapAdvice) -> None:
@@ -74,7 +94,7 @@ def advise(address: int, length: int, advice: MmapAdvice) -> None:
 def madvise(address: int, length: int, advice: int) -> None:
     # Safety: as for msync; advice never changes the mapping's contents except
     # MADV_DONTNEED on private maps, which the docs call out.
-    _check(_madvise(address, length, advice), "madvise")
+    _check(_calls().madvise(address, length, advice), "madvise")
 
 
 _vectors = threading.local()  # a reused result vector per thread: small queries are hot
@@ -83,13 +103,14 @@ _vectors = threading.local()  # a reused result vector per thread: small queries
 def mincore(address: int, length: int, page_size: int) -> bytes:
     """One byte per page of the range; bit 0 set where the page is resident."""
     pages = (length + page_size - 1) // page_size
+    calls = _calls()
     if pages <= 64:
         vector = getattr(_vectors, "small", None)
         if vector is None:
-            vector = _vectors.small = ctypes.create_string_buffer(64)
+            vector = _vectors.small = calls.buffer(64)
     else:
-        vector = ctypes.create_string_buffer(pages)
-    _check(_mincore(address, length, vector), "mincore")
+        vector = calls.buffer(pages)
+    _check(calls.mincore(address, length, vector), "mincore")
     return vector.raw[:pages]
 
 
@@ -97,12 +118,12 @@ def lock_pages(address: int, length: int) -> None:
     """mlock(2): fault the range in and keep it in RAM (never swapped out)."""
     # Safety: as for msync. mlock only pins pages; it never reads or writes them from
     # here, and the lock ends with the mapping (munmap unlocks).
-    _check(_mlock(address, length), "mlock")
+    _check(_calls().mlock(address, length), "mlock")
 
 
 def unlock_pages(address: int, length: int) -> None:
     """munlock(2): let the range be swapped out again."""
-    _check(_munlock(address, length), "munlock")
+    _check(_calls().munlock(address, length), "munlock")
 
 
 def fsync_directory(path: str | bytes) -> None:
