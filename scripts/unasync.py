@@ -35,6 +35,7 @@ RENAMES = {
     # primitives of src/mmap_io/_pairs.py
     "AsyncShield": "Shield",
     "async_constructor": "constructor",
+    "close_mapping_async": "close_mapping",
     "copy_in_async": "copy_in",
     "let_others_run_async": "let_others_run",
     "run_blocking_async": "run_blocking",

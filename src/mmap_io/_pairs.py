@@ -106,6 +106,31 @@ def AsyncShield() -> anyio.CancelScope:
 Shield = contextlib.nullcontext  # the sync twin: there is no cancellation to keep out
 
 
+# -- closing ----------------------------------------------------------------------
+
+
+async def close_mapping_async(mapping: Mapping) -> None:
+    """Close the mapping without waiting on the loop: inline when that takes no wait
+    (no final flush due, and the state lock free), else in a worker thread.
+
+    Raises:
+        FlushFailedError: The final flush failed; the mapping is closed anyway.
+    """
+    final_flush = mapping._policy.is_automatic and not mapping._closed and mapping._has_pending()
+    if not final_flush and mapping._state.acquire(blocking=False):
+        try:  # nothing in it waits for the disk, and nobody holds the lock (a resize may)
+            mapping._close_now()
+        finally:
+            mapping._state.release()
+    else:
+        await run_blocking_async(mapping._close_now)
+
+
+def close_mapping(mapping: Mapping) -> None:
+    """Close the mapping (a final flush first, under an automatic policy)."""
+    mapping._close_now()
+
+
 # -- durable writes ----------------------------------------------------------------
 
 

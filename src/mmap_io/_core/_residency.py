@@ -61,10 +61,10 @@ def choose(region: Mapping) -> str:
 
 def _ask_mincore(region: Mapping, first: int, last: int) -> bool:
     start = first - first % WINDOW
-    end = min(max(last + 1, start + WINDOW), -(-len(region._mm) // _PAGE))
     try:
+        end = min(max(last + 1, start + WINDOW), -(-len(region._mm) // _PAGE))
         vector = _os.resident_pages(region._address + start * _PAGE, (end - start) * _PAGE)
-    except (OSError, ValueError):  # ValueError: closed meanwhile
+    except (OSError, ValueError):  # ValueError: closed meanwhile (the caller reports it)
         return False
     if vector is None:
         return False

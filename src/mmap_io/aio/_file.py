@@ -16,6 +16,7 @@ from .._core._enums import MmapMode
 from .._core._mapping import Mapping
 from .._pairs import (
     AsyncShield,
+    close_mapping_async,
     copy_in_async,
     let_others_run_async,
     run_blocking_async,
@@ -199,10 +200,7 @@ class AsyncFileOps(Mapping):
             FlushFailedError: The final flush failed; the mapping is closed anyway.
         """
         with AsyncShield():
-            if self._policy.is_automatic and not self._closed and self._has_pending():
-                await run_blocking_async(self._close_now)
-            else:
-                self._close_now()
+            await close_mapping_async(self)
 
     async def __aenter__(self) -> Self:  # async-only
         """Return the mapping itself."""

@@ -17,6 +17,7 @@ from .._core._enums import MmapMode
 from .._core._mapping import Mapping
 from .._pairs import (
     Shield,
+    close_mapping,
     copy_in,
     let_others_run,
     run_blocking,
@@ -190,7 +191,4 @@ class FileOps(Mapping):
             FlushFailedError: The final flush failed; the mapping is closed anyway.
         """
         with Shield():
-            if self._policy.is_automatic and not self._closed and self._has_pending():
-                run_blocking(self._close_now)
-            else:
-                self._close_now()
+            close_mapping(self)
