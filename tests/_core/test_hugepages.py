@@ -48,6 +48,7 @@ def test_without_the_hint_no_huge_page_is_asked_for() -> None:
 
 
 @linux_only  # needs fork
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_huge_anonymous_memory_is_private_to_the_process() -> None:
     with AnonymousMmap(4096, huge_pages=True) as mm:
         pid = os.fork()
