@@ -1,0 +1,293 @@
+"""64 tasks reading cold random 4 KiB pages: the library against its anchors, one round.
+
+Shared by bench_async.py (as root) and bench_cold_reads.py (as root and as uid 65534,
+through tests/_nobody.py): this module imports only the standard library, anyio and
+mmap_io, which is what the unprivileged child has.
+
+A round runs each reader once for `duration` seconds, the file dropped from the page
+cache before each, in the order given (callers rotate it between rounds):
+
+* "threads": `tasks` plain threads faulting the pages in with ctypes.memmove (GIL
+  released), no event loop: the ceiling offloading can reach (DESIGN.md section 7);
+* "raw": stdlib mmap slices in `tasks` coroutines, every fault on the loop;
+* "read_bytes": `await mm.read_bytes_async(off, 4096)` in `tasks` coroutines;
+* "read_into": `await mm.read_into_async(off, buf)` into a 4 KiB bytearray per task.
+
+Each reader visits every page at most once (a random permutation shared by its
+tasks), so every read is of a page that was cold when the reader started. Beside the
+coroutine readers a 1 ms ticker measures how late the loop wakes it; the loop
+thread's major faults are counted from /proc/thread-self/stat.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+import platform
+import random
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from mmap_io import MmapAdvice, aio
+from mmap_io._core._address import buffer_address
+
+PAGE = mmap.PAGESIZE
+READERS = ("threads", "raw", "read_bytes", "read_into")
+LABELS = {
+    "threads": "{tasks} plain threads faulting in parallel (memmove, no loop): the ceiling",
+    "raw": "raw mmap slices in the coroutines",
+    "read_bytes": "`await mm.read_bytes_async(off, 4096)`",
+    "read_into": "`await mm.read_into_async(off, buf)`",
+}
+
+# One reader's round: (reads, seconds, ticker lags in ms, loop-thread major faults).
+Run = tuple[int, float, list[float], int]
+
+
+def write_file(path: Path, size: int) -> None:
+    """`size` bytes of real (non-hole) blocks, on disk."""
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as file:
+        for _ in range(size >> 20):
+            file.write(block)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def evict(path: Path) -> None:
+    """Drop the file from the page cache (any reader may: the fd needs only O_RDONLY)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def major_faults() -> int:
+    """Major page faults of the calling thread so far (field 12 of its stat)."""
+    with open("/proc/thread-self/stat") as stat:
+        return int(stat.read().rpartition(")")[2].split()[9])
+
+
+def p99(values: list[float]) -> float:
+    # inclusive: interpolated between samples, never past the worst one (exclusive
+    # extrapolates when a stalled loop leaves only a few ticks)
+    if len(values) > 1:
+        return statistics.quantiles(values, n=100, method="inclusive")[98]
+    return max(values, default=0.0)
+
+
+async def with_ticker(work: Callable[[], Awaitable[object]]) -> tuple[float, list[float]]:
+    """Run `work` beside a 1 ms ticker; return (seconds taken, ticker lags in ms)."""
+    lags: list[float] = []
+    done = anyio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            start = time.perf_counter()
+            await anyio.sleep(0.001)
+            lags.append((time.perf_counter() - start - 0.001) * 1e3)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(ticker)
+        await anyio.sleep(0.01)
+        started = time.perf_counter()
+        await work()
+        elapsed = time.perf_counter() - started
+        done.set()
+    return elapsed, lags
+
+
+async def _in_coroutines(
+    read: Callable[[int], Awaitable[object]], pages: int, tasks: int, duration: float
+) -> Run:
+    order = random.sample(range(pages), pages)  # every page at most once: all stay cold
+    count = 0
+    deadline = 0.0
+
+    async def reader(k: int) -> None:
+        nonlocal count
+        i = k
+        while time.perf_counter() < deadline and i < pages:
+            await read(order[i] * PAGE)
+            count += 1
+            i += tasks
+
+    async def work() -> None:
+        nonlocal deadline
+        deadline = time.perf_counter() + duration
+        async with anyio.create_task_group() as group:
+            for k in range(tasks):
+                group.start_soon(reader, k)
+
+    faults = major_faults()
+    elapsed, lags = await with_ticker(work)
+    return count, elapsed, lags, major_faults() - faults
+
+
+async def _raw(path: Path, size: int, tasks: int, duration: float) -> Run:
+    with open(path, "rb") as file:
+        raw = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ)
+    with raw:
+        raw.madvise(mmap.MADV_RANDOM)
+
+        async def read(offset: int) -> None:
+            raw[offset : offset + PAGE]
+            await anyio.sleep(0)
+
+        return await _in_coroutines(read, size // PAGE, tasks, duration)
+
+
+async def _library(path: Path, size: int, tasks: int, duration: float, into: bool) -> Run:
+    async with aio.open_ro(path) as mm:
+        mm.advise(0, size, MmapAdvice.RANDOM)
+        if into:
+            buffers: dict[int, bytearray] = {}
+
+            async def read(offset: int) -> None:
+                buf = buffers.get(offset % tasks)  # any one of a few: contents unused
+                if buf is None:
+                    buf = buffers[offset % tasks] = bytearray(PAGE)
+                await mm.read_into_async(offset, buf)
+
+        else:
+
+            async def read(offset: int) -> None:
+                await mm.read_bytes_async(offset, PAGE)
+
+        return await _in_coroutines(read, size // PAGE, tasks, duration)
+
+
+def threads_faulting(path: Path, size: int, count: int, duration: float) -> Run:
+    """`count` plain threads faulting random pages in with memmove (GIL released)."""
+    pages = size // PAGE
+    order = random.sample(range(pages), pages)
+    done = [0] * count
+    with open(path, "rb") as file, mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ) as raw:
+        raw.madvise(mmap.MADV_RANDOM)
+        view = memoryview(raw)
+        base = buffer_address(view)
+        deadline = 0.0
+
+        def worker(k: int) -> None:
+            sink = ctypes.create_string_buffer(PAGE)
+            i = k
+            while time.perf_counter() < deadline and i < pages:
+                ctypes.memmove(sink, base + order[i] * PAGE, PAGE)
+                done[k] += 1
+                i += count
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(count)]
+        deadline = time.perf_counter() + duration
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        view.release()
+    return sum(done), elapsed, [], 0
+
+
+def backend_name() -> str:
+    try:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return "trio"
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+async def one_round(
+    path: Path, size: int, tasks: int, duration: float, order: tuple[str, ...] = READERS
+) -> dict[str, Any]:
+    """Each reader in `order` once, the file evicted before each; plus who ran it, on
+    what, the probe the library chose, and the ticker with nothing else running."""
+    runs: dict[str, Run] = {}
+    for name in order:
+        evict(path)
+        if name == "threads":
+            runs[name] = threads_faulting(path, size, tasks, duration)  # no loop to watch
+        elif name == "raw":
+            runs[name] = await _raw(path, size, tasks, duration)
+        else:
+            runs[name] = await _library(path, size, tasks, duration, name == "read_into")
+    evict(path)
+    async with aio.open_ro(path) as mm:
+        await mm.read_bytes_async(0, 1)
+        probe = mm._probe
+    _, idle = await with_ticker(lambda: anyio.sleep(duration / 2))
+    return {
+        "runs": runs,
+        "idle": idle,
+        "uid": os.geteuid(),
+        "owner": os.stat(path).st_uid,
+        "python": f"{sys.executable} {platform.python_version()}",
+        "backend": backend_name(),
+        "probe": probe,
+    }
+
+
+def rotated(round_index: int, readers: tuple[str, ...] = READERS) -> tuple[str, ...]:
+    """The readers' order in a round: rotated each round, so drift hits each in turn."""
+    k = round_index % len(readers)
+    return readers[k:] + readers[:k]
+
+
+def rate(runs: list[Run]) -> float:
+    return sum(r[0] for r in runs) / sum(r[1] for r in runs)
+
+
+def ratio_line(library: list[Run], anchor: list[Run]) -> str:
+    """Median of the per-round ratios (one stalled round cannot swing it), the rounds,
+    and the ratio over all rounds together."""
+    each = [
+        (lc / le) / (ac / ae) for (lc, le, *_), (ac, ae, *_) in zip(library, anchor, strict=True)
+    ]
+    rounds = ", ".join(f"{r:.2f}" for r in each)
+    together = rate(library) / rate(anchor)
+    return f"{statistics.median(each):.2f}x (rounds {rounds}; all together {together:.2f}x)"
+
+
+def print_table(rounds: list[dict[str, Any]], tasks: int) -> None:
+    """The readers' reads/s and lags over all rounds, then the ratios against the budget."""
+    print("| reader | reads/s | ticker p99 lag (ms) | worst lag (ms) | loop major faults |")
+    print("| --- | --- | --- | --- | --- |")
+    names = [n for n in READERS if n in rounds[0]["runs"]]
+    for name in names:
+        runs = [r["runs"][name] for r in rounds]
+        lags = [lag for run in runs for lag in run[2]]
+        label = LABELS[name].format(tasks=tasks)
+        if name == "threads":
+            print(f"| {label} | {rate(runs):,.0f} | - | - | - |")
+        else:
+            faults = sum(run[3] for run in runs)
+            print(f"| {label} | {rate(runs):,.0f} | {p99(lags):.2f} | {max(lags):.1f} | {faults} |")
+    idle = [lag for r in rounds for lag in r["idle"]]
+    print(f"| the ticker alone, nothing else running | - | {p99(idle):.2f} | {max(idle):.1f} | - |")
+    print()
+    for name in ("read_bytes", "read_into"):
+        if name not in names:
+            continue
+        runs = [r["runs"][name] for r in rounds]
+        print(f"- {LABELS[name]}:")
+        if "threads" in names:
+            threads = [r["runs"]["threads"] for r in rounds]
+            line = ratio_line(runs, threads)
+            print(f"  - **vs {tasks} threads: {line}**. Budget: at least 0.8x.")
+        if "raw" in names:
+            raw = [r["runs"]["raw"] for r in rounds]
+            print(f"  - vs raw mmap in the coroutines: {ratio_line(runs, raw)} (1.9-4x expected).")
+        lags = [lag for run in runs for lag in run[2]]
+        print(f"  - ticker p99 lag {p99(lags):.2f} ms. Budget: under 2 ms.")
+    print()
