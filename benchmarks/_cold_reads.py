@@ -48,8 +48,9 @@ LABELS = {
     "read_into": "`await mm.read_into_async(off, buf)`",
 }
 
-# One reader's round: (reads, seconds, ticker lags in ms, loop-thread major faults).
-Run = tuple[int, float, list[float], int]
+# One reader's round: (reads, seconds, ticker lags in ms, loop-thread major faults,
+# loop-thread CPU seconds, KiB the file's disk read meanwhile).
+Run = tuple[int, float, list[float], int, float, float]
 
 
 def write_file(path: Path, size: int) -> None:
@@ -70,6 +71,16 @@ def evict(path: Path) -> None:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)
+
+
+def disk_kib(path: Path) -> float:
+    """KiB read so far from the block device holding `path` (0 if unknown)."""
+    device = os.stat(path).st_dev
+    block = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
+    try:
+        return int((block / "stat").read_text().split()[2]) / 2  # 512-byte sectors
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def major_faults() -> int:
@@ -108,7 +119,7 @@ async def with_ticker(work: Callable[[], Awaitable[object]]) -> tuple[float, lis
 
 
 async def _in_coroutines(
-    read: Callable[[int], Awaitable[object]], pages: int, tasks: int, duration: float
+    read: Callable[[int], Awaitable[object]], path: Path, pages: int, tasks: int, duration: float
 ) -> Run:
     order = random.sample(range(pages), pages)  # every page at most once: all stay cold
     count = 0
@@ -129,9 +140,10 @@ async def _in_coroutines(
             for k in range(tasks):
                 group.start_soon(reader, k)
 
-    faults = major_faults()
+    faults, cpu, disk = major_faults(), time.thread_time(), disk_kib(path)
     elapsed, lags = await with_ticker(work)
-    return count, elapsed, lags, major_faults() - faults
+    cpu, disk = time.thread_time() - cpu, disk_kib(path) - disk
+    return count, elapsed, lags, major_faults() - faults, cpu, disk
 
 
 async def _raw(path: Path, size: int, tasks: int, duration: float) -> Run:
@@ -144,7 +156,7 @@ async def _raw(path: Path, size: int, tasks: int, duration: float) -> Run:
             raw[offset : offset + PAGE]
             await anyio.sleep(0)
 
-        return await _in_coroutines(read, size // PAGE, tasks, duration)
+        return await _in_coroutines(read, path, size // PAGE, tasks, duration)
 
 
 async def _library(path: Path, size: int, tasks: int, duration: float, into: bool) -> Run:
@@ -164,7 +176,7 @@ async def _library(path: Path, size: int, tasks: int, duration: float, into: boo
             async def read(offset: int) -> None:
                 await mm.read_bytes_async(offset, PAGE)
 
-        return await _in_coroutines(read, size // PAGE, tasks, duration)
+        return await _in_coroutines(read, path, size // PAGE, tasks, duration)
 
 
 def threads_faulting(path: Path, size: int, count: int, duration: float) -> Run:
@@ -187,6 +199,7 @@ def threads_faulting(path: Path, size: int, count: int, duration: float) -> Run:
                 i += count
 
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(count)]
+        disk = disk_kib(path)
         deadline = time.perf_counter() + duration
         started = time.perf_counter()
         for thread in threads:
@@ -194,8 +207,9 @@ def threads_faulting(path: Path, size: int, count: int, duration: float) -> Run:
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
+        disk = disk_kib(path) - disk
         view.release()
-    return sum(done), elapsed, [], 0
+    return sum(done), elapsed, [], 0, 0.0, disk
 
 
 def backend_name() -> str:
@@ -261,20 +275,32 @@ def ratio_line(library: list[Run], anchor: list[Run]) -> str:
 
 def print_table(rounds: list[dict[str, Any]], tasks: int) -> None:
     """The readers' reads/s and lags over all rounds, then the ratios against the budget."""
-    print("| reader | reads/s | ticker p99 lag (ms) | worst lag (ms) | loop major faults |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| reader | reads/s | ticker p99 lag (ms) | worst lag (ms) | loop major faults"
+        " | loop CPU µs/read | disk KiB/read |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     names = [n for n in READERS if n in rounds[0]["runs"]]
     for name in names:
         runs = [r["runs"][name] for r in rounds]
         lags = [lag for run in runs for lag in run[2]]
         label = LABELS[name].format(tasks=tasks)
+        reads = sum(run[0] for run in runs)
+        disk = f"{sum(run[5] for run in runs) / reads:.1f}"
         if name == "threads":
-            print(f"| {label} | {rate(runs):,.0f} | - | - | - |")
+            print(f"| {label} | {rate(runs):,.0f} | - | - | - | - | {disk} |")
         else:
             faults = sum(run[3] for run in runs)
-            print(f"| {label} | {rate(runs):,.0f} | {p99(lags):.2f} | {max(lags):.1f} | {faults} |")
+            cpu = sum(run[4] for run in runs) / reads * 1e6
+            print(
+                f"| {label} | {rate(runs):,.0f} | {p99(lags):.2f} | {max(lags):.1f} | {faults}"
+                f" | {cpu:.1f} | {disk} |"
+            )
     idle = [lag for r in rounds for lag in r["idle"]]
-    print(f"| the ticker alone, nothing else running | - | {p99(idle):.2f} | {max(idle):.1f} | - |")
+    print(
+        f"| the ticker alone, nothing else running | - | {p99(idle):.2f} | {max(idle):.1f}"
+        " | - | - | - |"
+    )
     print()
     for name in ("read_bytes", "read_into"):
         if name not in names:
