@@ -5,13 +5,15 @@ exists (Linux with schedstats), it also records how the loop thread spent the ti
 running on a CPU, runnable but waiting for one (the host or another thread had the
 cores), or blocked (the intended 1 ms sleep, plus any wait for the GIL, a lock or a
 syscall on the loop thread). The split tells a loop that was busy with Python
-(tasks, the library) from one that was starved or blocked.
+(tasks, the library) from one that was starved or blocked. The time the process
+spent in cyclic garbage collection during each tick is recorded too.
 
 Imports only the standard library and anyio (the uid 65534 child has those).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import time
@@ -19,9 +21,29 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-# (when it ended (perf_counter), lateness ms, loop on CPU ms, loop runnable ms)
-Tick = tuple[float, float, float, float]
+# (when it ended (perf_counter), lateness ms, loop on CPU ms, loop runnable ms,
+# ms of cyclic garbage collection in any thread of the process)
+Tick = tuple[float, float, float, float, float]
 PERIOD = 0.001
+
+
+class _GcClock:
+    """Total seconds the process spent in cyclic garbage collection since installed
+    (gc.callbacks; a collection holds the GIL, so it stops the loop wherever it runs)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._started
+
+
+_gc_clock = _GcClock()
+gc.callbacks.append(_gc_clock)
 
 
 class _Schedstat:
@@ -51,6 +73,7 @@ async def tick_until(done: anyio.Event, ticks: list[Tick]) -> None:
         while not done.is_set():
             start = time.perf_counter()
             cpu, waited = stat.read()
+            collecting = _gc_clock.total
             await anyio.sleep(PERIOD)
             cpu_after, waited_after = stat.read()
             end = time.perf_counter()
@@ -60,6 +83,7 @@ async def tick_until(done: anyio.Event, ticks: list[Tick]) -> None:
                     (end - start - PERIOD) * 1e3,
                     (cpu_after - cpu) / 1e6,
                     (waited_after - waited) / 1e6,
+                    (_gc_clock.total - collecting) * 1e3,
                 )
             )
     finally:
@@ -113,4 +137,7 @@ def worst(ticks: list[Tick]) -> str:
     tick = max(ticks, key=lambda t: t[1])
     total = tick[1] + PERIOD * 1e3
     blocked = max(total - tick[2] - tick[3], 0.0)
-    return f"{tick[1]:.1f} (CPU {tick[2]:.1f}, runnable {tick[3]:.1f}, blocked {blocked:.1f})"
+    return (
+        f"{tick[1]:.1f} (CPU {tick[2]:.1f}, runnable {tick[3]:.1f}, blocked {blocked:.1f};"
+        f" GC {tick[4]:.1f})"
+    )
