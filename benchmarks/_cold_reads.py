@@ -35,18 +35,26 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from _probe_spy import ProbeSpy
 from _ticker import Tick, lags, p99, split, with_ticker, worst
 
 from mmap_io import MmapAdvice, aio
+from mmap_io._core import _residency
 from mmap_io._core._address import buffer_address
 
 PAGE = mmap.PAGESIZE
 READERS = ("threads", "raw", "read_bytes", "read_into")
+# A diagnostic reader (bench_cold_reads.py --what-if): the library with its residency
+# probe switched off (`mm._probe = NONE`, the state it falls back to where no probe
+# works), so every range not already known resident goes to the pager: what cold
+# reads would cost if the loop never probed the kernel for them.
+WHAT_IF = "read_bytes_no_probe"
 LABELS = {
     "threads": "{tasks} plain threads faulting in parallel (memmove, no loop): the ceiling",
     "raw": "raw mmap slices in the coroutines",
     "read_bytes": "`await mm.read_bytes_async(off, 4096)`",
     "read_into": "`await mm.read_into_async(off, buf)`",
+    WHAT_IF: "what if: `read_bytes_async` with the probe off (`mm._probe = NONE`)",
 }
 
 # One reader's round: (reads, seconds, the ticker's ticks, loop-thread major faults,
@@ -132,10 +140,14 @@ async def _raw(path: Path, size: int, tasks: int, duration: float) -> Run:
         return await _in_coroutines(read, path, size // PAGE, tasks, duration)
 
 
-async def _library(path: Path, size: int, tasks: int, duration: float, into: bool) -> Run:
+async def _library(
+    path: Path, size: int, tasks: int, duration: float, name: str, spy: ProbeSpy | None
+) -> Run:
     async with aio.open_ro(path) as mm:
         mm.advise(0, size, MmapAdvice.RANDOM)
-        if into:
+        if name == WHAT_IF:
+            mm._probe = _residency.NONE
+        if name == "read_into":
             buffers: dict[int, bytearray] = {}
 
             async def read(offset: int) -> None:
@@ -149,7 +161,10 @@ async def _library(path: Path, size: int, tasks: int, duration: float, into: boo
             async def read(offset: int) -> None:
                 await mm.read_bytes_async(offset, PAGE)
 
-        return await _in_coroutines(read, path, size // PAGE, tasks, duration)
+        if spy is None:
+            return await _in_coroutines(read, path, size // PAGE, tasks, duration)
+        with spy:
+            return await _in_coroutines(read, path, size // PAGE, tasks, duration)
 
 
 def threads_faulting(path: Path, size: int, count: int, duration: float) -> Run:
@@ -196,11 +211,20 @@ def backend_name() -> str:
 
 
 async def one_round(
-    path: Path, size: int, tasks: int, duration: float, order: tuple[str, ...] = READERS
+    path: Path,
+    size: int,
+    tasks: int,
+    duration: float,
+    order: tuple[str, ...] = READERS,
+    spy_probes: bool = False,
 ) -> dict[str, Any]:
     """Each reader in `order` once, the file evicted before each; plus who ran it, on
-    what, the probe the library chose, and the ticker with nothing else running."""
+    what, the probe the library chose, and the ticker with nothing else running.
+
+    With `spy_probes`, the library's probe syscalls on the loop thread are timed
+    (see _probe_spy.py; it costs each read about a microsecond)."""
     runs: dict[str, Run] = {}
+    probes: dict[str, Any] = {}
     for name in order:
         evict(path)
         if name == "threads":
@@ -208,7 +232,10 @@ async def one_round(
         elif name == "raw":
             runs[name] = await _raw(path, size, tasks, duration)
         else:
-            runs[name] = await _library(path, size, tasks, duration, name == "read_into")
+            spy = ProbeSpy() if spy_probes else None
+            runs[name] = await _library(path, size, tasks, duration, name, spy)
+            if spy is not None:
+                probes[name] = spy.summary()
     evict(path)
     async with aio.open_ro(path) as mm:
         await mm.read_bytes_async(0, 1)
@@ -222,6 +249,7 @@ async def one_round(
         "python": f"{sys.executable} {platform.python_version()}",
         "backend": backend_name(),
         "probe": probe,
+        "probes": probes,
     }
 
 
@@ -253,7 +281,7 @@ def print_table(rounds: list[dict[str, Any]], tasks: int) -> None:
         " on CPU / runnable / blocked | loop major faults | loop CPU µs/read | disk KiB/read |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    names = [n for n in READERS if n in rounds[0]["runs"]]
+    names = [n for n in (*READERS, WHAT_IF) if n in rounds[0]["runs"]]
     for name in names:
         runs = [r["runs"][name] for r in rounds]
         ticks = [tick for run in runs for tick in run[2]]
@@ -277,7 +305,7 @@ def print_table(rounds: list[dict[str, Any]], tasks: int) -> None:
         f" | {len(late)} of {len(idle)}: {split(late)} | - | - | - |"
     )
     print()
-    for name in ("read_bytes", "read_into"):
+    for name in ("read_bytes", "read_into", WHAT_IF):
         if name not in names:
             continue
         runs = [r["runs"][name] for r in rounds]
@@ -291,4 +319,27 @@ def print_table(rounds: list[dict[str, Any]], tasks: int) -> None:
             print(f"  - vs raw mmap in the coroutines: {ratio_line(runs, raw)} (1.9-4x expected).")
         ticks = [tick for run in runs for tick in run[2]]
         print(f"  - ticker p99 lag {p99(lags(ticks)):.2f} ms. Budget: under 2 ms.")
+    print()
+    print_probes(rounds)
+
+
+def print_probes(rounds: list[dict[str, Any]]) -> None:
+    """The probe syscalls timed on the loop thread, over all rounds (if spied on)."""
+    merged: dict[tuple[str, str], list[tuple[int, float, float, float]]] = {}
+    for r in rounds:
+        for reader, calls in r.get("probes", {}).items():
+            for call, figures in calls.items():
+                merged.setdefault((reader, call), []).append(figures)
+    if not merged:
+        return
+    print("Probe syscalls on the loop thread (spied on; per call):\n")
+    print("| reader | call | calls | mean µs | p99 µs (worst round) | slowest µs |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (reader, call), figures in merged.items():
+        calls = sum(f[0] for f in figures)
+        mean = sum(f[0] * f[1] for f in figures) / calls
+        print(
+            f"| {LABELS[reader].split(':')[0]} | {call} | {calls} | {mean:.1f}"
+            f" | {max(f[2] for f in figures):.0f} | {max(f[3] for f in figures):.0f} |"
+        )
     print()

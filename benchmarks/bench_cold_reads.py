@@ -1,6 +1,7 @@
 """Cold random reads as an unprivileged user on a file owned by another user, and as root.
 
 Run (as root): python benchmarks/bench_cold_reads.py [--quick] [--backend=asyncio|uvloop|trio]
+                  [--spy-probes] [--what-if]
 
 DESIGN.md section 7 asks the cold-read budget (64 tasks reading cold random 4 KiB
 pages: at least 0.8x the reads/s of 64 plain threads faulting the same pages, ticker
@@ -14,6 +15,11 @@ the measurement of _cold_reads.py once as root (in this process) and once as uid
 packages, see tests/_nobody.py), alternating which goes first; within a round the
 readers' order rotates. Ratios are taken between readers of the same run (same
 user, same process), so the two Pythons' speeds do not enter them.
+
+Diagnostics, for a run of their own (they change what they measure a little):
+--spy-probes times each probe syscall (mincore, preadv2 RWF_NOWAIT) the library makes
+on the loop thread; --what-if adds a reader with the library's probe switched off,
+every range not known resident going straight to the pager.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import _nobody
 
 QUICK = "--quick" in sys.argv
+SPY = "--spy-probes" in sys.argv  # time the probe syscalls on the loop (a diagnostic)
+WHAT_IF = "--what-if" in sys.argv  # add the reader with the probe off (a diagnostic)
+READERS = (*_cold_reads.READERS, _cold_reads.WHAT_IF) if WHAT_IF else _cold_reads.READERS
 SIZE = (256 << 20) if QUICK else (1 << 30)
 TASKS = 64
 ROUNDS = 2 if QUICK else 4
@@ -53,6 +62,7 @@ def as_root(path: Path, order: tuple[str, ...], backend: tuple[str, dict[str, An
         TASKS,
         DURATION,
         order,
+        SPY,
         backend=backend[0],
         backend_options=backend[1],
     )
@@ -60,7 +70,15 @@ def as_root(path: Path, order: tuple[str, ...], backend: tuple[str, dict[str, An
 
 def as_nobody(path: Path, order: tuple[str, ...], backend: tuple[str, dict[str, Any]]) -> Any:
     return _nobody.call(
-        _cold_reads.one_round, path, SIZE, TASKS, DURATION, order, backend=backend, timeout=600
+        _cold_reads.one_round,
+        path,
+        SIZE,
+        TASKS,
+        DURATION,
+        order,
+        SPY,
+        backend=backend,
+        timeout=600,
     )
 
 
@@ -100,7 +118,7 @@ def main() -> None:
         root: list[dict[str, Any]] = []
         nobody: list[dict[str, Any]] = []
         for k in range(ROUNDS):
-            order = _cold_reads.rotated(k)
+            order = _cold_reads.rotated(k, READERS)
             turns = [(root, as_root)]
             if nobody_ok:
                 turns.append((nobody, as_nobody))
