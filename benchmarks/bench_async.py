@@ -6,8 +6,9 @@ Five measurements, each beside the anchor DESIGN.md section 7 names, in the same
 
 1. one await read of 64 MiB of cold pages, with a 1 ms ticker task watching the loop,
    against a raw stdlib mmap slice taken in the coroutine;
-2. 64 tasks reading cold random 4 KiB pages of a 1 GiB file, against raw mmap slices
-   in the coroutines (and, for reference, 64 threads faulting in parallel);
+2. 64 tasks reading cold random 4 KiB pages of a 1 GiB file (read_bytes_async and
+   read_into_async), against 64 plain threads faulting the same pages in parallel (the
+   ceiling: the headline ratio) and raw mmap slices in the coroutines (_cold_reads.py);
 3. 64 tasks each doing 50 durable 64-byte writes on their own page, against one
    msync per write offloaded to a thread;
 4. 4 KiB reads of resident pages, against aiofiles and anyio.open_file;
@@ -16,7 +17,7 @@ Five measurements, each beside the anchor DESIGN.md section 7 names, in the same
 "Cold" means: written, fsynced, then dropped from the page cache with
 posix_fadvise(DONTNEED) while no mapping of the file is alive.
 
-For 2 and 3 the anchor and the library take turns over several rounds: the host is
+For 2 and 3 the anchors and the library take turns over several rounds: the host is
 shared, and its disk and CPU speed drift within seconds, so a single turn each could
 land one side in a quiet moment and the other in a busy one.
 """
@@ -30,16 +31,16 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import _cold_reads
 import aiofiles
 import anyio
 import anyio.to_thread
 
-from mmap_io import MemoryMappedFile, MmapAdvice, aio
+from mmap_io import MemoryMappedFile, aio
 from mmap_io._core._address import buffer_address
 
 QUICK = "--quick" in sys.argv
@@ -125,76 +126,15 @@ async def cold_big_read(folder: Path) -> None:
 
 async def cold_random_reads(path: Path) -> None:
     tasks, rounds, duration = 64, (2 if QUICK else 4), (0.5 if QUICK else 1.0)
-    pages = BIG // PAGE
     print(f"### 2. {tasks} tasks reading cold random 4 KiB pages of a {BIG >> 20} MiB file\n")
-    print(f"Raw and library take turns for {rounds} rounds of {duration:g} s, the file dropped")
-    print("from the page cache before each, so a change in the host's load hits both.\n")
-    print("| reader | reads/s | ticker p99 lag (ms) | worst lag (ms) |\n| --- | --- | --- | --- |")
-
-    async def run(read: Callable[[int], Awaitable[object]]) -> tuple[int, float, list[float]]:
-        order = random.sample(range(pages), pages)  # every page at most once: all stay cold
-        count = 0
-        deadline = 0.0
-
-        async def reader(k: int) -> None:
-            nonlocal count
-            i = k
-            while time.perf_counter() < deadline and i < pages:
-                await read(order[i] * PAGE)
-                count += 1
-                i += tasks
-
-        async def work() -> None:
-            nonlocal deadline
-            deadline = time.perf_counter() + duration
-            async with anyio.create_task_group() as group:
-                for k in range(tasks):
-                    group.start_soon(reader, k)
-
-        elapsed, lags = await with_ticker(work)
-        return count, elapsed, lags
-
-    async def raw_round() -> tuple[int, float, list[float]]:
-        evict(path)
-        with open(path, "rb") as file:
-            raw = mmap.mmap(file.fileno(), BIG, access=mmap.ACCESS_READ)
-        with raw:
-            raw.madvise(mmap.MADV_RANDOM)
-
-            async def raw_read(offset: int) -> None:
-                raw[offset : offset + PAGE]
-                await anyio.sleep(0)
-
-            return await run(raw_read)
-
-    async def lib_round() -> tuple[int, float, list[float]]:
-        evict(path)
-        async with aio.open_ro(path) as mm:
-            mm.advise(0, len(mm), MmapAdvice.RANDOM)
-
-            async def lib_read(offset: int) -> None:
-                await mm.read_bytes_async(offset, PAGE)
-
-            return await run(lib_read)
-
-    names = ("raw mmap slices in the coroutines", "`await mm.read_bytes_async(off, 4096)`")
-    results: dict[str, Rounds] = {name: [] for name in names}
-    for _ in range(rounds):
-        results[names[0]].append(await raw_round())
-        results[names[1]].append(await lib_round())
-    for name, runs in results.items():
-        rate = sum(c for c, _, _ in runs) / sum(e for _, e, _ in runs)
-        lags = [lag for _, _, round_lags in runs for lag in round_lags]
-        print(f"| {name} | {rate:,.0f} | {p99(lags):.2f} | {max(lags):.1f} |")
-    evict(path)
-    rate = threads_faulting(path, tasks, duration * rounds)
-    print(f"| reference: {tasks} threads faulting in parallel, no loop | {rate:,.0f} | - | - |")
-    # The host's own share of the lag: on a shared machine the loop is sometimes late
-    # with nothing at all to do.
-    _, idle = await with_ticker(lambda: anyio.sleep(duration))
-    print(f"| reference: the ticker alone, nothing else running | - | {p99(idle):.2f} |", end="")
-    print(f" {max(idle):.1f} |")
-    print_ratios(results[names[1]], results[names[0]], "raw", "at least 2x, p99 lag under 2 ms")
+    print(f"The readers take turns for {rounds} rounds of {duration:g} s each, in an order")
+    print("rotated every round, the file dropped from the page cache before each, so a")
+    print("change in the host's load hits all of them.\n")
+    results = []
+    for k in range(rounds):
+        order = _cold_reads.rotated(k)
+        results.append(await _cold_reads.one_round(path, BIG, tasks, duration, order))
+    _cold_reads.print_table(results, tasks)
 
 
 def print_ratios(library: Rounds, anchor: Rounds, anchor_name: str, budget: str) -> None:
@@ -209,36 +149,6 @@ def print_ratios(library: Rounds, anchor: Rounds, anchor_name: str, budget: str)
         f"\nLibrary vs {anchor_name}: {statistics.median(each):.2f}x, the median of its rounds"
         f" ({rounds}); {total:.2f}x over all rounds together. Budget: {budget}.\n"
     )
-
-
-def threads_faulting(path: Path, count: int, duration: float) -> float:
-    """Reads/s of `count` plain threads faulting random pages in with memmove (GIL free)."""
-    pages = BIG // PAGE
-    order = random.sample(range(pages), pages)
-    done = [0] * count
-    with open(path, "rb") as file, mmap.mmap(file.fileno(), BIG, access=mmap.ACCESS_READ) as raw:
-        raw.madvise(mmap.MADV_RANDOM)
-        view = memoryview(raw)
-        base = buffer_address(view)
-        deadline = time.perf_counter() + duration
-
-        def worker(k: int) -> None:
-            sink = ctypes.create_string_buffer(PAGE)
-            i = k
-            while time.perf_counter() < deadline and i < pages:
-                ctypes.memmove(sink, base + order[i] * PAGE, PAGE)
-                done[k] += 1
-                i += count
-
-        started = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
-        view.release()
-    return sum(done) / elapsed
 
 
 async def durable_writes(folder: Path) -> None:
