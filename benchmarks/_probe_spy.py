@@ -1,7 +1,7 @@
 """Spies on the OS calls behind the library's residency probes, to see what they cost.
 
-`ProbeSpy` wraps `_os.resident_pages` (mincore) and `_os.read_nowait` (preadv2 with
-RWF_NOWAIT) in the library's OS layer, calls through to the real ones, and times
+`ProbeSpy` wraps `_os.resident_pages` (mincore) and `_os.mapped_pages` (the pagemap
+present bit) in the library's OS layer, calls through to the real ones, and times
 each call made on the thread that installed it (the event loop's). A diagnostic:
 the wrappers add about a microsecond to each probe, so the benchmarks' headline
 rounds run without them.
@@ -23,7 +23,7 @@ from mmap_io._core import _os
 class ProbeSpy:
     """Times the probes' syscalls on the installing thread; `with ProbeSpy() as spy:`."""
 
-    NAMES = ("resident_pages", "read_nowait")
+    NAMES = ("resident_pages", "mapped_pages")
 
     def __init__(self) -> None:
         self.thread = threading.get_ident()

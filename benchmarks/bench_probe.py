@@ -8,16 +8,16 @@ cold, these ways:
 * `_residency.is_resident(mm, off, n)`, the probe async reads trust, with fresh
   hints each call (`mm._hints = ResidencyHints()`) so that each asks the kernel, and
   the probe kind forced: `mm._probe = MINCORE` (mincore over the aligned 64-page
-  window, recorded in the hints) or `mm._probe = PREAD` (preadv2 RWF_NOWAIT into the
-  library's scratch buffer);
+  window, recorded in the hints) or `mm._probe = PAGEMAP` (the present bit of
+  /proc/self/pagemap over the same window);
 * `_os.resident_pages(address, n)`, the raw mincore call;
 * `os.preadv(fd, [buf], off, os.RWF_NOWAIT)` into a preallocated buffer: the full
   count where the page cache holds the range, EAGAIN (or a short count) where not;
-* for comparison, a probe the library does not use: bit 63 (present) of each page's
-  entry in /proc/self/pagemap, which says whether the page is mapped into this
-  process's page table now. It never starts a read, but a page cached and not yet
-  faulted into this mapping reads as absent; the resident rounds fault the pages in
-  through the mapping (MADV_POPULATE_READ) first, so they show its best case.
+* the raw pagemap read (bit 63, present, of each page's entry), which says whether the
+  page is mapped into this process's page table now. It never starts a read, but a
+  page cached and not yet faulted into this mapping reads as absent; the resident
+  rounds fault the pages in through the mapping (MADV_POPULATE_READ) first, so they
+  show its best case.
 
 Each answer is checked against the truth (resident or cold, as the round set it up):
 the "right" column. Cold ranges lie 16 MiB apart (the disk's read_ahead_kb here is
@@ -154,12 +154,12 @@ def measure(path: Path) -> list[dict[str, Any]]:
 
             methods = {
                 "is_resident, MINCORE (fresh hints)": library(_residency.MINCORE),
-                "is_resident, PREAD (fresh hints)": library(_residency.PREAD),
+                "is_resident, PAGEMAP (fresh hints)": library(_residency.PAGEMAP),
                 "raw mincore": raw,
                 "raw preadv2 RWF_NOWAIT": probe,
                 "raw pagemap present bit (not used)": mapped,
             }
-            refusing = {methods["is_resident, PREAD (fresh hints)"], probe}
+            refusing = {methods["is_resident, PAGEMAP (fresh hints)"], probe}
             warm(fd)
             mm.touch_pages()  # mapped too, for the pagemap probe
             for name, method in methods.items():

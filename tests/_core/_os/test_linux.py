@@ -195,3 +195,17 @@ def test_allocate_says_false_where_the_file_system_cannot(tmp_path: Path) -> Non
     with mounted(tmp_path / "ramfs", "ramfs") as where, open(where / "f", "wb") as file:
         assert _os.allocate(file.fileno(), 0, 4096) is False
         assert os.fstat(file.fileno()).st_size == 0  # and nothing was done
+
+
+def test_mapped_pages_reads_the_present_bit_of_this_process(path: Path) -> None:
+    """The probe for files mincore would lie about: true, and starts no read."""
+    write_cold(path, os.urandom(16 * PAGE))
+    with MemoryMappedFile.open_ro(path) as mm:
+        mm.advise(0, len(mm), MmapAdvice.RANDOM)
+        assert _os.mapped_pages(mm.address, 16 * PAGE) == bytes(16)
+        mm.read_bytes(3 * PAGE, 1)
+        mm.touch_pages_range(9 * PAGE, 2 * PAGE)
+        present = _os.mapped_pages(mm.address, 16 * PAGE)
+        assert [i for i, bit in enumerate(present or b"") if bit] == [3, 9, 10]
+        assert _resident(mm, 0, 16 * PAGE) == present  # nothing else was read in
+

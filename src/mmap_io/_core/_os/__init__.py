@@ -31,7 +31,7 @@ prefetch_file = _platform.prefetch_file
 evict_file = _platform.evict_file
 resident_pages = _platform.resident_pages
 mincore_honest = _platform.mincore_honest
-read_nowait = _platform.read_nowait
+mapped_pages = _platform.mapped_pages
 lock_pages = _platform.lock_pages
 unlock_pages = _platform.unlock_pages
 advise_hugepages = _platform.advise_hugepages
@@ -49,11 +49,11 @@ __all__ = (
     "lock_pages",
     "map_anonymous",
     "map_file",
+    "mapped_pages",
     "mincore_honest",
     "populate_many",
     "populate_read",
     "prefetch_file",
-    "read_nowait",
     "resident_pages",
     "resize",
     "sync_directory",

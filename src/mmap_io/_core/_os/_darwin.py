@@ -77,4 +77,4 @@ def mincore_honest(fileno: int) -> bool:
     return True  # Darwin's mincore answers for any mapping its caller can read
 
 
-read_nowait = _stub.read_nowait
+mapped_pages = _stub.mapped_pages

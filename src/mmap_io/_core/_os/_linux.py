@@ -300,11 +300,34 @@ def mincore_honest(fileno: int) -> bool:
     return os.access(f"/proc/self/fd/{fileno}", os.W_OK, effective_ids=True)
 
 
-def read_nowait(fileno: int, buf: memoryview, offset: int) -> int:
-    """Copy file bytes that are in the page cache, never waiting for the disk.
+# A byte per page from /proc/self/pagemap's 64-bit entries: the entry's top byte (the
+# last, little-endian) holds bit 63, "present in this process's page tables".
+_PRESENT = bytes(1 if b & 0x80 else 0 for b in range(256))
+_pagemap = (0, -1)  # (pid, descriptor of /proc/<pid>/pagemap), like _pidfd
+_pagemap_lock = threading.Lock()
 
-    preadv2(2) with RWF_NOWAIT: returns how many bytes were copied (short where a
-    page is missing) and raises BlockingIOError when the first page is missing;
-    EOPNOTSUPP where the file system cannot read without waiting.
+
+def mapped_pages(address: int, length: int) -> bytes | None:
+    """One byte per page of the range; bit 0 set where the page is mapped in this
+    process's page tables, so touching it cannot fault (proc(5), /proc/pid/pagemap).
+
+    Unlike mincore, it answers truly for any file, whoever owns it (an unprivileged
+    reader gets the present bit, only not the frame numbers), and unlike a NOWAIT read
+    it never starts reading anything. A page the page cache holds but this process has
+    not mapped yet reads as absent.
     """
-    return os.preadv(fileno, [buf], offset, os.RWF_NOWAIT)
+    first = address // _PAGE
+    count = (address + length - 1) // _PAGE + 1 - first
+    entries = os.pread(_own_pagemap(), 8 * count, 8 * first)
+    return entries[7::8].translate(_PRESENT)
+
+
+def _own_pagemap() -> int:
+    """This process's pagemap, opened once per process (a forked child opens its own)."""
+    global _pagemap
+    pid = os.getpid()
+    if _pagemap[0] != pid:
+        with _pagemap_lock:
+            if _pagemap[0] != pid:
+                _pagemap = (pid, os.open(f"/proc/{pid}/pagemap", os.O_RDONLY | os.O_CLOEXEC))
+    return _pagemap[1]

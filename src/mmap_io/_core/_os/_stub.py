@@ -20,11 +20,11 @@ __all__ = (
     "lock_pages",
     "map_anonymous",
     "map_file",
+    "mapped_pages",
     "mincore_honest",
     "populate_many",
     "populate_read",
     "prefetch_file",
-    "read_nowait",
     "resident_pages",
     "resize",
     "sync_directory",
@@ -92,8 +92,8 @@ def mincore_honest(fileno: int) -> bool:
     return False  # no mincore to ask
 
 
-def read_nowait(fileno: int, buf: memoryview, offset: int) -> int:
-    raise unsupported("reading without waiting (preadv2 RWF_NOWAIT)")
+def mapped_pages(address: int, length: int) -> bytes | None:
+    return None  # no page-table report to read
 
 
 def lock_pages(address: int, length: int) -> None:

@@ -22,11 +22,11 @@ from ._stub import allocate as allocate
 from ._stub import evict_file as evict_file
 from ._stub import hugepage_backed as hugepage_backed
 from ._stub import lock_pages as lock_pages
+from ._stub import mapped_pages as mapped_pages
 from ._stub import mincore_honest as mincore_honest
 from ._stub import populate_many as populate_many
 from ._stub import populate_read as populate_read
 from ._stub import prefetch_file as prefetch_file
-from ._stub import read_nowait as read_nowait
 from ._stub import resident_pages as resident_pages
 from ._stub import resize as resize
 from ._stub import sync_directory as sync_directory
