@@ -208,4 +208,3 @@ def test_mapped_pages_reads_the_present_bit_of_this_process(path: Path) -> None:
         present = _os.mapped_pages(mm.address, 16 * PAGE)
         assert [i for i, bit in enumerate(present or b"") if bit] == [3, 9, 10]
         assert _resident(mm, 0, 16 * PAGE) == present  # nothing else was read in
-
