@@ -7,7 +7,7 @@ DESIGN.md section 7 asks the cold-read budget (64 tasks reading cold random 4 Ki
 pages: at least 0.8x the reads/s of 64 plain threads faulting the same pages, ticker
 p99 lag under 2 ms) also of an unprivileged user reading a file owned by another
 user. There mincore calls every page resident (Linux 5.2+), so the library probes
-with preadv2(RWF_NOWAIT) instead.
+with the present bit of /proc/self/pagemap instead.
 
 One root-owned 0644 file of 1 GiB, in a folder uid 65534 may enter. Each round runs
 the measurement of _cold_reads.py once as root (in this process) and once as uid
@@ -17,7 +17,7 @@ readers' order rotates. Ratios are taken between readers of the same run (same
 user, same process), so the two Pythons' speeds do not enter them.
 
 Diagnostics, for a run of their own (they change what they measure a little):
---spy-probes times each probe syscall (mincore, preadv2 RWF_NOWAIT) the library makes
+--spy-probes times each probe call (mincore, the pagemap read) the library makes
 on the loop thread; --what-if adds a reader with the library's probe switched off,
 every range not known resident going straight to the pager.
 """
