@@ -40,3 +40,29 @@ def table(rows: list[tuple[str, str, str]], columns: tuple[str, str, str]) -> No
     for row in rows:
         print(f"| {' | '.join(row)} |")
     print()
+
+
+BACKENDS = ("asyncio", "uvloop", "trio")
+
+
+def backend_arg() -> str:
+    """The backend named by `--backend=NAME` or `--backend NAME` (asyncio if absent).
+
+    Exits on a name it does not know: silently measuring asyncio instead would print a
+    table under the wrong heading.
+    """
+    args = sys.argv[1:]
+    name = "asyncio"
+    for i, arg in enumerate(args):
+        if arg.startswith("--backend="):
+            name = arg.split("=", 1)[1]
+        elif arg == "--backend":
+            name = args[i + 1] if i + 1 < len(args) else ""
+    if name not in BACKENDS:
+        sys.exit(f"--backend must be one of {', '.join(BACKENDS)}, not {name!r}")
+    return name
+
+
+def anyio_backend(name: str) -> tuple[str, dict[str, bool]]:
+    """anyio.run's backend and backend_options for a name from backend_arg()."""
+    return ("asyncio", {"use_uvloop": True}) if name == "uvloop" else (name, {})

@@ -39,6 +39,7 @@ import _cold_reads
 import aiofiles
 import anyio
 import anyio.to_thread
+from _harness import anyio_backend, backend_arg
 
 from mmap_io import MemoryMappedFile, aio
 from mmap_io._core._address import buffer_address
@@ -264,7 +265,7 @@ def touch_pages(path: Path) -> None:
 
 
 async def main() -> None:
-    backend = next((a.split("=")[1] for a in sys.argv if a.startswith("--backend=")), "asyncio")
+    backend = backend_arg()
     print(f"## Async model (bench_async.py, backend {backend}, Python {sys.version.split()[0]})\n")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as name:
         folder = Path(name)
@@ -278,6 +279,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    choice = next((a.split("=")[1] for a in sys.argv if a.startswith("--backend=")), "asyncio")
-    options = {"use_uvloop": True} if choice == "uvloop" else {}
-    anyio.run(main, backend="trio" if choice == "trio" else "asyncio", backend_options=options)
+    choice = backend_arg()
+    backend, options = anyio_backend(choice)
+    anyio.run(main, backend=backend, backend_options=options)

@@ -32,6 +32,7 @@ from typing import Any
 
 import _cold_reads
 import anyio
+from _harness import anyio_backend, backend_arg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -48,10 +49,8 @@ DURATION = 0.5 if QUICK else 1.0
 
 
 def backend_choice() -> tuple[str, tuple[str, dict[str, Any]]]:
-    name = next((a.split("=")[1] for a in sys.argv if a.startswith("--backend=")), "asyncio")
-    if name == "uvloop":
-        return name, ("asyncio", {"use_uvloop": True})
-    return name, (name, {})
+    name = backend_arg()
+    return name, anyio_backend(name)
 
 
 def as_root(path: Path, order: tuple[str, ...], backend: tuple[str, dict[str, Any]]) -> Any:

@@ -1,6 +1,6 @@
 """What the event loop pays per cold read, with the disk taken out.
 
-Run: python benchmarks/bench_loop_cost.py [--quick] [--backend asyncio|uvloop|trio]
+Run: python benchmarks/bench_loop_cost.py [--quick] [--backend=asyncio|uvloop|trio]
 
 A diagnostic, not a budget line. On trio the cold-read line of bench_async.py is
 bound by the loop's CPU rather than the disk, and that line swings with the host's
@@ -24,14 +24,15 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import anyio
+from _harness import anyio_backend, backend_arg
 
 from mmap_io import aio
+from mmap_io._core import _paging, _workers
 from mmap_io._core._mapping import Mapping
-from mmap_io.aio import _pager
-from mmap_io.aio._worker import LoopWorker, Waitable
+from mmap_io._pairs import LoopWaiter, running_loop
+from mmap_io.aio import _file
 
 QUICK = "--quick" in sys.argv
 PAGE = 4096
@@ -41,23 +42,23 @@ TASKS = 64
 Result = tuple[float, float, float]  # reads/s, loop CPU µs a read, process CPU µs a read
 
 
-class Waker(LoopWorker):
-    """The floor: queues like the pager, then wakes each group without touching memory."""
+class Waker(_workers.Worker):
+    """The floor: queues like the pager, then fires each group without touching memory."""
 
     __slots__ = ("_pending",)
     thread_name = "bench-waker"
 
-    def __init__(self, owner: Any) -> None:
-        super().__init__(owner)
-        self._pending: list[tuple[list[int], Waitable]] = []
+    def __init__(self, mapping: Mapping, on_exit: Callable[[], object]) -> None:
+        super().__init__(mapping, on_exit)
+        self._pending: list[tuple[list[int], LoopWaiter]] = []
 
-    def add(self) -> Waitable:
+    def add(self) -> LoopWaiter:
         with self._lock:
             pending = self._pending
             if not pending:
                 self._cond.notify()
-            if not pending or len(pending[-1][0]) >= _pager.GROUP:
-                pending.append(([], self.new_event()))
+            if not pending or len(pending[-1][0]) >= _workers.GROUP:
+                pending.append(([], running_loop().make_waiter()))
             pending[-1][0].append(0)
             return pending[-1][1]
 
@@ -69,12 +70,8 @@ class Waker(LoopWorker):
                 batch, self._pending = self._pending, []
             if not batch and not self._open:
                 return
-            for _, done in batch:
-                self._soon(done.set)
-
-
-class Owner:
-    """Stands in for the mapping a worker serves (workers hold it weakly)."""
+            for _, waiter in batch:
+                waiter.fire()
 
 
 async def run(read: Callable[[int], Awaitable[object]], seconds: float) -> Result:
@@ -112,18 +109,18 @@ async def run(read: Callable[[int], Awaitable[object]], seconds: float) -> Resul
     )
 
 
-async def floor_round(seconds: float) -> Result:
-    owner = Owner()
-    waker = Waker.start(owner)
-    assert waker is not None, "the library's thread limiter had no token free"
+async def floor_round(path: Path, seconds: float) -> Result:
+    async with aio.open_ro(path) as mm:
+        waker = Waker.start(mm, lambda: None)
+        assert waker is not None, "the mapping is closed or no thread can start"
 
-    async def read(offset: int) -> None:
-        await waker.add().wait()
+        async def read(offset: int) -> None:
+            await waker.add().wait()
 
-    try:
-        return await run(read, seconds)
-    finally:
-        waker.stop()
+        try:
+            return await run(read, seconds)
+        finally:
+            waker.stop()
 
 
 async def library_round(path: Path, seconds: float) -> Result:
@@ -137,18 +134,18 @@ async def library_round(path: Path, seconds: float) -> Result:
 
 def cold_path_only() -> Callable[[], None]:
     """Send every read through the pager, which pages nothing in; returns the undo."""
-    saved = Mapping._is_resident, Mapping._start_page_in, Mapping._finish_page_in
-    Mapping._is_resident = lambda self, offset, length: False  # type: ignore[method-assign]
-    Mapping._start_page_in = Mapping._finish_page_in = lambda self, ranges: None  # type: ignore[method-assign]
+    saved = _file.is_resident, _paging.start_page_in, _paging.finish_page_in
+    _file.is_resident = lambda mapping, offset, length: False  # type: ignore[assignment]
+    _paging.start_page_in = _paging.finish_page_in = lambda mapping, ranges: None  # type: ignore[assignment]
 
     def undo() -> None:
-        Mapping._is_resident, Mapping._start_page_in, Mapping._finish_page_in = saved  # type: ignore[method-assign]
+        _file.is_resident, _paging.start_page_in, _paging.finish_page_in = saved
 
     return undo
 
 
 async def main() -> None:
-    backend = next((a.split("=")[1] for a in sys.argv if a.startswith("--backend=")), "asyncio")
+    backend = backend_arg()
     rounds, seconds = (2, 0.5) if QUICK else (4, 1.0)
     print(f"## Loop cost of a cold read, no disk (bench_loop_cost.py, backend {backend})\n")
     names = ("floor: a thread waking the tasks", "library's cold path, pager steps skipped")
@@ -159,7 +156,7 @@ async def main() -> None:
         undo = cold_path_only()
         try:
             for _ in range(rounds):
-                results[names[0]].append(await floor_round(seconds))
+                results[names[0]].append(await floor_round(path, seconds))
                 results[names[1]].append(await library_round(path, seconds))
         finally:
             undo()
@@ -178,6 +175,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    choice = next((a.split("=")[1] for a in sys.argv if a.startswith("--backend=")), "asyncio")
-    options = {"use_uvloop": True} if choice == "uvloop" else {}
-    anyio.run(main, backend="trio" if choice == "trio" else "asyncio", backend_options=options)
+    choice = backend_arg()
+    backend, options = anyio_backend(choice)
+    anyio.run(main, backend=backend, backend_options=options)

@@ -1,6 +1,7 @@
 """Durable async writes under every flush policy, beside a 1 ms ticker: the loop's stalls.
 
 Run: python benchmarks/bench_policy_stalls.py [--quick] [--backend=asyncio|uvloop|trio]
+     [--gc-freeze]
 
 DESIGN.md section 7: under any flush policy, an async call never stalls the loop
 more than 5 ms (no msync, fsync or fault on the loop thread). Here 64 tasks each do
@@ -20,10 +21,13 @@ made on the loop thread (there should be none). The ticker also records the time
 the process spent in cyclic garbage collection in each tick (a gen-2 collection
 of this process's ~25k objects takes 6-10 ms here and stops the loop wherever it
 runs); the "less its GC" column is the worst lateness once that time is taken off.
+With --gc-freeze the benchmark calls `gc.freeze()` once its set-up is done, as the
+README advises a server to do after start-up, and those passes have little to scan.
 """
 
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import statistics
@@ -36,12 +40,14 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
+from _harness import anyio_backend, backend_arg
 from _ticker import Tick, lags, p99, split, tick_until, worst
 
 from mmap_io import FlushPolicy, MemoryMappedFile, aio
 from mmap_io._core import _os
 
 QUICK = "--quick" in sys.argv
+FREEZE = "--gc-freeze" in sys.argv
 PAGE = mmap.PAGESIZE
 TASKS, WRITES = 64, 30
 ROUNDS = 2 if QUICK else 20  # the writes take ~30 ms a round: 20 give ~600 ticks
@@ -171,6 +177,9 @@ async def main(backend: str) -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as folder:
         path = Path(folder) / "durable.bin"
         MemoryMappedFile.create_rw(path, TASKS * PAGE).close()
+        if FREEZE:
+            gc.collect()
+            gc.freeze()
         for k in range(ROUNDS):
             for name in names[k % len(names) :] + names[: k % len(names)]:
                 if name == ANCHORS[0]:
@@ -181,7 +190,9 @@ async def main(backend: str) -> None:
                     results[name].append(await library(path, POLICIES[name], spy))
     print(f"## Durable writes under each flush policy (backend {backend})")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
-    print(f"{TASKS} tasks x {WRITES} durable 64-byte writes, {ROUNDS} rounds, order rotated.\n")
+    frozen = f", gc.freeze() after set-up ({gc.get_freeze_count():,} objects)" if FREEZE else ""
+    print(f"{TASKS} tasks x {WRITES} durable 64-byte writes, {ROUNDS} rounds,", end=" ")
+    print(f"order rotated{frozen}.\n")
     print(
         "| writer | worst tick during writes (ms) | p99 lag during writes (ms) | worst lag less"
         " its GC (ms) | ticks late > 2 ms: loop on CPU / runnable / blocked | worst tick,"
@@ -215,11 +226,6 @@ async def main(backend: str) -> None:
 
 
 if __name__ == "__main__":
-    choice = next((a.split("=")[1] for a in sys.argv if a.startswith("--backend=")), "asyncio")
-    options = {"use_uvloop": True} if choice == "uvloop" else {}
-    anyio.run(
-        main,
-        choice,
-        backend="trio" if choice == "trio" else "asyncio",
-        backend_options=options,
-    )
+    choice = backend_arg()
+    backend, options = anyio_backend(choice)
+    anyio.run(main, choice, backend=backend, backend_options=options)

@@ -1,4 +1,5 @@
-"""Residency probes: the library's two (mincore, preadv2 RWF_NOWAIT) against the raw calls.
+"""Residency probes: the library's two (mincore, the pagemap present bit) against the
+raw calls and preadv2 RWF_NOWAIT.
 
 Run (as root, for the uid 65534 half): python benchmarks/bench_probe.py [--quick]
 
