@@ -158,7 +158,7 @@ def measure(path: Path) -> list[dict[str, Any]]:
                 "is_resident, PAGEMAP (fresh hints)": library(_residency.PAGEMAP),
                 "raw mincore": raw,
                 "raw preadv2 RWF_NOWAIT": probe,
-                "raw pagemap present bit (not used)": mapped,
+                "raw pagemap present bit": mapped,
             }
             refusing = {methods["is_resident, PAGEMAP (fresh hints)"], probe}
             warm(fd)
