@@ -6,10 +6,12 @@ cases measured in the same rounds keeps the ratios meaningful.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import timeit
 from collections.abc import Mapping
+from pathlib import Path
 
 
 def best_ns(
@@ -66,3 +68,19 @@ def backend_arg() -> str:
 def anyio_backend(name: str) -> tuple[str, dict[str, bool]]:
     """anyio.run's backend and backend_options for a name from backend_arg()."""
     return ("asyncio", {"use_uvloop": True}) if name == "uvloop" else (name, {})
+
+
+def host(path: str | os.PathLike[str]) -> str:
+    """The CPU, core count, kernel and the read-ahead of the disk holding `path`: what a
+    cold-read figure depends on."""
+    with open("/proc/cpuinfo") as cpuinfo:
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
+    device = os.stat(path).st_dev
+    block = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
+    readahead = "?"
+    for queue in (block / "queue", block.parent / "queue"):
+        if (queue / "read_ahead_kb").exists():
+            readahead = (queue / "read_ahead_kb").read_text().strip()
+            break
+    cpu = names[0] if names else platform.processor()
+    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, read_ahead_kb {readahead}"

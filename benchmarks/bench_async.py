@@ -51,22 +51,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _MADV_POPULATE_READ = 22
 
 
-def write_file(path: Path, size: int) -> None:
-    block = os.urandom(1 << 20)
-    with open(path, "wb") as file:
-        for _ in range(size >> 20):
-            file.write(block)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def evict(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+write_file, evict = _cold_reads.write_file, _cold_reads.evict
 
 
 async def with_ticker(work: Callable[[], Awaitable[object]]) -> tuple[float, list[float]]:

@@ -25,14 +25,13 @@ every range not known resident going straight to the pager.
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from pathlib import Path
 from typing import Any
 
 import _cold_reads
 import anyio
-from _harness import anyio_backend, backend_arg
+from _harness import anyio_backend, backend_arg, host
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -54,47 +53,13 @@ def backend_choice() -> tuple[str, tuple[str, dict[str, Any]]]:
 
 
 def as_root(path: Path, order: tuple[str, ...], backend: tuple[str, dict[str, Any]]) -> Any:
-    return anyio.run(
-        _cold_reads.one_round,
-        path,
-        SIZE,
-        TASKS,
-        DURATION,
-        order,
-        SPY,
-        backend=backend[0],
-        backend_options=backend[1],
-    )
+    args = (path, SIZE, TASKS, DURATION, order, SPY)
+    return anyio.run(_cold_reads.one_round, *args, backend=backend[0], backend_options=backend[1])
 
 
 def as_nobody(path: Path, order: tuple[str, ...], backend: tuple[str, dict[str, Any]]) -> Any:
-    return _nobody.call(
-        _cold_reads.one_round,
-        path,
-        SIZE,
-        TASKS,
-        DURATION,
-        order,
-        SPY,
-        backend=backend,
-        timeout=600,
-    )
-
-
-def machine(path: Path) -> str:
-    with open("/proc/cpuinfo") as cpuinfo:
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
-    device = os.stat(path).st_dev
-    block = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
-    readahead = "?"
-    for queue in (block / "queue", block.parent / "queue"):
-        if (queue / "read_ahead_kb").exists():
-            readahead = (queue / "read_ahead_kb").read_text().strip()
-            break
-    return (
-        f"{names[0] if names else platform.processor()}, {os.cpu_count()} cores, Linux "
-        f"{platform.release()}, read_ahead_kb {readahead}, load {os.getloadavg()[0]:.2f}"
-    )
+    args = (path, SIZE, TASKS, DURATION, order, SPY)
+    return _nobody.call(_cold_reads.one_round, *args, backend=backend, timeout=600)
 
 
 def main() -> None:
@@ -111,7 +76,7 @@ def main() -> None:
         path = folder / "cold.bin"
         _cold_reads.write_file(path, SIZE)
         path.chmod(0o644)
-        print(machine(path))
+        print(f"{host(path)}, load {os.getloadavg()[0]:.2f}")
         print(f"{TASKS} tasks, {SIZE >> 20} MiB root-owned 0644 file, {ROUNDS} rounds of")
         print(f"{DURATION:g} s per reader, root and nobody alternating.\n")
         root: list[dict[str, Any]] = []

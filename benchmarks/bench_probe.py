@@ -46,6 +46,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _harness import host
+
 from mmap_io import MemoryMappedFile, MmapAdvice
 from mmap_io._core import _os, _residency
 from mmap_io._core._hints import WINDOW, ResidencyHints
@@ -267,23 +269,6 @@ def hints_memory(path: Path) -> dict[str, Any]:
     return anyio.run(read)
 
 
-def machine(path: Path) -> str:
-    with open("/proc/cpuinfo") as cpuinfo:
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
-    device = os.stat(path).st_dev
-    block = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
-    readahead = "?"
-    for queue in (block / "queue", block.parent / "queue"):
-        if (queue / "read_ahead_kb").exists():
-            readahead = (queue / "read_ahead_kb").read_text().strip()
-            break
-    return (
-        f"{names[0] if names else platform.processor()}, {os.cpu_count()} cores, Linux "
-        f"{platform.release()}, Python {platform.python_version()} (uid 65534: the system's), "
-        f"read_ahead_kb {readahead}"
-    )
-
-
 def print_rows(who: str, rows: list[dict[str, Any]]) -> None:
     for r in rows:
         again = f"; again after {PAUSE:g} s: {r['again']}" if "again" in r else ""
@@ -300,7 +285,7 @@ def main() -> None:
         path = folder / "probe.bin"
         make_file(path)
         print("## Residency probes on a 1 GiB file (µs per probe)")
-        print(machine(path) + "\n")
+        print(f"{host(path)}, Python {platform.python_version()} (uid 65534: the system's)\n")
         print(f"Mean µs per probe in the best and the median of {ROUNDS} rounds, and the slowest")
         print("single probe over all rounds.\n")
         columns = "who | range | state | probe | µs best | µs median | slowest µs | right | answers"
