@@ -23,7 +23,9 @@ Usage:
 from __future__ import annotations
 
 import ast
+import importlib.util
 import io
+import shutil
 import subprocess
 import sys
 import tokenize
@@ -158,10 +160,22 @@ def unasync(source: str, used: set[str]) -> str:
     return text.replace(_EMPTY_ISORT_BLOCK, "")  # async-only imports kept unsorted, all gone
 
 
+def ruff() -> list[str]:
+    """How to run the pinned ruff: this interpreter's, else the README's .venv's (so a
+    bare `python3 scripts/unasync.py --check` works in a checkout set up as the README
+    says), else any on PATH."""
+    if importlib.util.find_spec("ruff") is not None:
+        return [sys.executable, "-m", "ruff"]
+    for candidate in (ROOT / ".venv" / "bin" / "ruff", shutil.which("ruff")):
+        if candidate and Path(candidate).exists():
+            return [str(candidate)]
+    raise SystemExit("unasync: needs ruff to format its output: pip install -e '.[test]'")
+
+
 def formatted(text: str, path: Path) -> str:
     """`text` as ruff formats it (the project's settings), for a file at `path`."""
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
+        [*ruff(), "format", "--stdin-filename", str(path), "-"],
         input=text,
         capture_output=True,
         text=True,
