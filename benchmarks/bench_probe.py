@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _cold_reads
 from _harness import host
 
 from mmap_io import MemoryMappedFile, MmapAdvice
@@ -59,17 +60,6 @@ SPACING = 16 << 20  # between cold ranges: more than the largest readahead windo
 RANGES = (4096, 65536)
 ROUNDS = 2 if QUICK else 5
 PAUSE = 0.2  # seconds before probing a refused range again
-
-
-def make_file(path: Path) -> None:
-    """1 GiB of real (non-hole) blocks, on disk, world-readable."""
-    block = os.urandom(1 << 20)
-    with open(path, "wb") as file:
-        for _ in range(SIZE >> 20):
-            file.write(block)
-        file.flush()
-        os.fsync(file.fileno())
-    path.chmod(0o644)
 
 
 def evict(fd: int) -> None:
@@ -283,7 +273,8 @@ def main() -> None:
 
     with _nobody.folder() as folder:
         path = folder / "probe.bin"
-        make_file(path)
+        _cold_reads.write_file(path, SIZE)  # real blocks, on disk
+        path.chmod(0o644)  # world-readable: uid 65534 probes it too
         print("## Residency probes on a 1 GiB file (µs per probe)")
         print(f"{host(path)}, Python {platform.python_version()} (uid 65534: the system's)\n")
         print(f"Mean µs per probe in the best and the median of {ROUNDS} rounds, and the slowest")
